@@ -1,0 +1,1 @@
+"""Interpretations of semantic categories: symbolic (sympy), torch (Param, Rep, Dom), run (plans and the store)."""

@@ -1,0 +1,1 @@
+"""Plan execution and the run store (DESIGN.md §5)."""

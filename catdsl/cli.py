@@ -1,0 +1,171 @@
+"""The `catdsl` command: check | fmt (and, through the backend registry, compile | run | runs).
+
+Exit codes (LANGUAGE.md §4): 0 every law holds, 1 some law is refuted/failed/conditional or
+undecided, 2 the input has errors (syntax, names, types), 3 catdsl itself failed. No Python
+traceback reaches a user unless CATDSL_DEBUG=1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from catdsl import __version__
+
+EXIT_OK, EXIT_LAWS, EXIT_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
+
+
+def _parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(
+        prog="catdsl",
+        description="Check the laws of categories, functors and 2-cells written in .cat files.",
+        epilog="exit codes: 0 all laws hold, 1 a law is refuted/failed/conditional/unknown, "
+               "2 the input has errors, 3 catdsl failed",
+    )
+    ap.add_argument("--version", action="version", version=f"catdsl {__version__}")
+    sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    check = sub.add_parser("check", help="prove or refute every law the files imply")
+    check.add_argument("files", nargs="+", metavar="FILE")
+    check.add_argument("--format", choices=("text", "json"), default="text")
+    check.add_argument("--only", action="append", default=[], metavar="NAME",
+                       help="check only obligations whose name starts with NAME (repeatable)")
+    check.add_argument("--seed", type=int, default=0, help="seed of the property tests")
+    check.add_argument("--samples", type=int, default=200, help="property-test samples per law")
+
+    fmt = sub.add_parser("fmt", help="print the canonical form of .cat files")
+    fmt.add_argument("files", nargs="+", metavar="FILE")
+    fmt.add_argument("--check", action="store_true",
+                     help="print nothing; exit 1 when a file is not in canonical form")
+    fmt.add_argument("--write", action="store_true", help="rewrite the files in place")
+    fmt.add_argument("--format", choices=("text", "json"), default="text",
+                     help="format of diagnostics")
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "fmt":
+            return _fmt(args)
+        return _check(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERNAL
+    except Exception as e:  # a bug in catdsl: say so plainly, keep the traceback for debugging
+        if os.environ.get("CATDSL_DEBUG"):
+            raise
+        print(f"catdsl: internal error: {type(e).__name__}: {e}\n"
+              "  (set CATDSL_DEBUG=1 to see the traceback, and please report it)", file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+def _read(path: str) -> str:
+    with open(path, encoding="utf-8") as f:
+        return f.read()
+
+
+def _report_diagnostics(err, sources: dict[str, str], fmt: str) -> int:
+    from catdsl import diagnostics
+
+    sources = {**sources, **getattr(err, "sources", {})}
+    if fmt == "json":
+        print(diagnostics.to_json(err.diagnostics))
+    else:
+        print(diagnostics.render_all(err.diagnostics, sources), file=sys.stderr)
+        n = len(err.diagnostics)
+        print(f"{n} error{'s' if n != 1 else ''}", file=sys.stderr)
+    return EXIT_INPUT
+
+
+def _load(path: str):
+    """Read, parse and elaborate; returns (module | None, text, DiagnosticError | None)."""
+    from catdsl.diagnostics import Diagnostic, DiagnosticError
+    from catdsl.semantics.elaborate import elaborate
+    from catdsl.span import Span
+    from catdsl.syntax.parse import parse
+
+    try:
+        text = _read(path)
+    except (OSError, UnicodeDecodeError) as e:
+        msg = getattr(e, "strerror", None) or str(e)
+        return None, "", DiagnosticError([Diagnostic("E901", f"cannot read `{path}`: {msg}",
+                                                     Span(path, 1, 1, 1, 1))])
+    try:
+        return elaborate(parse(text, path), path, text), text, None
+    except DiagnosticError as err:
+        return None, text, err
+
+
+def _check(args) -> int:
+    from catdsl.laws.catalogue import obligations
+    from catdsl.laws.discharge import Options, discharge
+    from catdsl.laws import report
+
+    loaded = []
+    for path in args.files:
+        module, text, err = _load(path)
+        if err is not None:
+            return _report_diagnostics(err, {path: text}, args.format)
+        loaded.append(module)
+    options = Options(seed=args.seed, samples=args.samples)
+    reports, codes = [], []
+    console = None
+    if args.format == "text":
+        from rich.console import Console
+
+        console = Console(highlight=False)
+    for module in loaded:
+        laws = [law for law in obligations(module)
+                if not args.only or any(law.name.startswith(o) for o in args.only)]
+        results = [discharge(law, options) for law in laws]
+        codes.append(report.exit_code(results))
+        if console is not None:
+            report.print_table(module.file, results, console)
+        else:
+            reports.append(report.to_json(module.file, results))
+    if reports:
+        print(report.render_json(reports))
+    return max(codes, default=EXIT_OK)
+
+
+def _fmt(args) -> int:
+    from catdsl.diagnostics import DiagnosticError
+    from catdsl.syntax.parse import parse_with_comments
+    from catdsl.syntax.printer import to_text
+
+    changed = False
+    for path in args.files:
+        try:
+            text = _read(path)
+        except (OSError, UnicodeDecodeError) as e:
+            from catdsl.diagnostics import Diagnostic
+            from catdsl.span import Span
+
+            err = DiagnosticError([Diagnostic("E901", f"cannot read `{path}`: {getattr(e, 'strerror', None) or e}",
+                                              Span(path, 1, 1, 1, 1))])
+            return _report_diagnostics(err, {}, args.format)
+        try:
+            tree, comments = parse_with_comments(text, path)
+        except DiagnosticError as err:
+            return _report_diagnostics(err, {path: text}, args.format)
+        out = to_text(tree, comments)
+        if out != text:
+            changed = True
+        if args.check:
+            if out != text:
+                print(f"{path}: not in canonical form", file=sys.stderr)
+        elif args.write:
+            if out != text:
+                tmp = path + ".fmt-tmp"
+                with open(tmp, "w", encoding="utf-8") as f:
+                    f.write(out)
+                os.replace(tmp, path)
+        else:
+            sys.stdout.write(out)
+    return EXIT_LAWS if (args.check and changed) else EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

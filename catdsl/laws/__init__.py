@@ -1,0 +1,1 @@
+"""Laws as values: obligations generated from declarations, their discharge and verdicts."""

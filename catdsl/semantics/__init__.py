@@ -1,0 +1,1 @@
+"""Elaboration: AST -> Module (names, typed terms, presentations); free-category normal forms."""

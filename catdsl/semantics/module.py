@@ -1,0 +1,230 @@
+"""The typed model of a `.cat` file that elaboration produces and every backend reads.
+
+Presentations hold typed 1-cells (`Path`s of the free category, first applied first) and
+2-cells; functors and transformations hold their images, already typed where the target is a
+presentation, and as value expressions where it is a semantic category (a backend reads
+those). Backends never see statements or raw syntax beyond these value expressions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from catdsl.backend import SemanticRef
+from catdsl.semantics.free import Generator, Path, RewriteSystem
+from catdsl.span import Span
+from catdsl.syntax import ast as A
+
+
+def _span() -> Span:
+    return field(default=None, compare=False, repr=False)  # type: ignore[return-value]
+
+
+# ---- 2-cell terms -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Cell:
+    """A generating 2-cell `name : source => target`."""
+
+    name: str
+    source: Path
+    target: Path
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class Id2:
+    """The identity 2-cell on a 1-cell."""
+
+    path: Path
+    span: Span = _span()
+
+    @property
+    def source(self) -> Path:
+        return self.path
+
+    @property
+    def target(self) -> Path:
+        return self.path
+
+
+@dataclass(frozen=True)
+class Vertical:
+    """`second . first`: first `f => g`, then `g => h`."""
+
+    second: "Term2"
+    first: "Term2"
+    span: Span = _span()
+
+    @property
+    def source(self) -> Path:
+        return self.first.source
+
+    @property
+    def target(self) -> Path:
+        return self.second.target
+
+
+@dataclass(frozen=True)
+class Horizontal:
+    """`outer * inner`: inner `f => g : A -> B`, outer `h => k : B -> C`, giving `h.f => k.g`."""
+
+    outer: "Term2"
+    inner: "Term2"
+    span: Span = _span()
+
+    @property
+    def source(self) -> Path:
+        from catdsl.semantics.free import compose
+
+        return compose(self.outer.source, self.inner.source)
+
+    @property
+    def target(self) -> Path:
+        from catdsl.semantics.free import compose
+
+        return compose(self.outer.target, self.inner.target)
+
+
+Term2 = Cell | Id2 | Vertical | Horizontal
+
+
+# ---- presentations ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Equation:
+    """`eq name : lhs = rhs` between parallel 1-cells (Paths) or 2-cells (Term2)."""
+
+    name: str
+    lhs: Path | Term2
+    rhs: Path | Term2
+    span: Span = _span()
+    pullback: str | None = None  # set on the commuting square a `pullback` declares
+
+    @property
+    def dimension(self) -> int:
+        return 1 if isinstance(self.lhs, Path) else 2
+
+
+@dataclass(frozen=True)
+class Pullback:
+    """`pullback (P, p, q) of f, g`: a limit cone over the cospan f : A -> C <- B : g."""
+
+    apex: str
+    left: str
+    right: str
+    f: Path
+    g: Path
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class Presentation:
+    """A category presented by generators and relations (a computad when it has 2-cells)."""
+
+    name: str
+    objects: tuple[str, ...]
+    generators: tuple[Generator, ...]
+    cells: tuple[Cell, ...]
+    equations: tuple[Equation, ...]
+    pullbacks: tuple[Pullback, ...]
+    spans: dict[str, Span] = field(default_factory=dict, compare=False, repr=False)
+    span: Span = _span()
+
+    @cached_property
+    def generator(self) -> dict[str, Generator]:
+        return {g.name: g for g in self.generators}
+
+    @cached_property
+    def cell(self) -> dict[str, Cell]:
+        return {c.name: c for c in self.cells}
+
+    @cached_property
+    def rewrite_system(self) -> RewriteSystem:
+        eqs = [(e.name, e.lhs, e.rhs) for e in self.equations if e.dimension == 1]
+        return RewriteSystem(self.generators, eqs)
+
+    def pullback_names(self) -> set[str]:
+        """Objects and projections a pullback introduces (a functor may leave them unmapped)."""
+        return {n for pb in self.pullbacks for n in (pb.apex, pb.left, pb.right)}
+
+
+# ---- functors and transformations ---------------------------------------------------------------
+
+
+CategoryRef = str | SemanticRef  # a presentation's name, or a semantic category
+
+
+@dataclass(frozen=True)
+class Image:
+    """What a functor or transformation sends one name to.
+
+    `value` is the typed image when the target is a presentation (an object name, a Path or a
+    Term2); otherwise None and the backend interprets `expr`.
+    """
+
+    source: str
+    expr: A.Expr
+    value: str | Path | Term2 | None
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A generic mapping with pattern variables: `R^n |-> R^(2*n)`, `m |-> m (+) m`."""
+
+    pattern: A.Expr
+    image: A.Expr
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class Functor:
+    name: str
+    source: CategoryRef
+    target: CategoryRef
+    objects: dict[str, Image]
+    arrows: dict[str, Image]
+    cells: dict[str, Image]
+    rules: tuple[Rule, ...] = ()
+    definition: A.Expr | None = None  # `functor L : P -> R = features(...)`
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class Transformation:
+    name: str
+    source: str  # a functor
+    target: str  # a functor
+    components: dict[str, Image]
+    rules: tuple[Rule, ...] = ()
+    span: Span = _span()
+
+
+# ---- the whole file -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Declaration:
+    """A learning or analysis statement (`data`, `model`, `sweep`, `classes`, …) kept as written;
+    the torch backend interprets it."""
+
+    kind: str
+    name: str | None
+    statement: A.Statement
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class Module:
+    file: str
+    params: tuple[str, ...]
+    presentations: dict[str, Presentation]
+    functors: dict[str, Functor]
+    transformations: dict[str, Transformation]
+    declarations: tuple[Declaration, ...]
+    checks: tuple[A.CheckDecl, ...]
+    sources: dict[str, str] = field(default_factory=dict, compare=False, repr=False)

@@ -1,0 +1,1 @@
+"""Text to AST and back: the parser (`parse`) and the canonical printer (`printer`)."""
