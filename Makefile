@@ -17,6 +17,8 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(VENV)/bin/catdsl check examples/square.cat examples/functor.cat
+	$(VENV)/bin/catdsl check examples/training.cat
+	$(VENV)/bin/catdsl run examples/training.cat
 
 test: $(STAMP)
 	$(PY) -m pytest -n 2 tests

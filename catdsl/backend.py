@@ -20,6 +20,15 @@ _BUILTIN = {
     "FinSet": "backends.symbolic:FinSet",
     "Smooth": "backends.symbolic:Smooth",
     "Paths": "backends.symbolic:Paths",
+    "Param": "backends.torch.param:Param",
+}
+
+# What `catdsl compile | run | runs` call; a backend distribution provides them through the
+# entry-point group `catdsl.commands`, so the CLI never imports a backend by name.
+_COMMANDS = {
+    "compile": "backends.run.commands:compile_file",
+    "run": "backends.run.commands:run_file",
+    "runs": "backends.run.commands:list_runs",
 }
 
 
@@ -71,6 +80,21 @@ def registry() -> dict[str, str]:
     except Exception:  # a broken third-party distribution must not break the language
         pass
     return found
+
+
+def command(name: str) -> Any:
+    """The implementation of `catdsl NAME` for commands that need an execution backend."""
+    import importlib
+
+    target = dict(_COMMANDS)
+    try:
+        from importlib.metadata import entry_points
+
+        target.update({ep.name: ep.value for ep in entry_points(group="catdsl.commands")})
+    except Exception:
+        pass
+    module, _, attr = target[name].partition(":")
+    return getattr(importlib.import_module(module), attr)
 
 
 def is_semantic(name: str) -> bool:

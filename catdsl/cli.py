@@ -33,6 +33,19 @@ def _parser() -> argparse.ArgumentParser:
                        help="check only obligations whose name starts with NAME (repeatable)")
     check.add_argument("--seed", type=int, default=0, help="seed of the property tests")
     check.add_argument("--samples", type=int, default=200, help="property-test samples per law")
+    _learning_flags(check)
+
+    comp = sub.add_parser("compile", help="print the plan of training jobs a file implies (JSON)")
+    comp.add_argument("file", metavar="FILE")
+    _learning_flags(comp)
+
+    run = sub.add_parser("run", help="execute the plan, reusing every finished job in the store")
+    run.add_argument("file", metavar="FILE")
+    run.add_argument("--progress", action="store_true", help="show progress bars even when not a terminal")
+    _learning_flags(run)
+
+    runs = sub.add_parser("runs", help="list the finished jobs of a run store")
+    runs.add_argument("--store", default=".catdsl", metavar="DIR")
 
     fmt = sub.add_parser("fmt", help="print the canonical form of .cat files")
     fmt.add_argument("files", nargs="+", metavar="FILE")
@@ -44,12 +57,25 @@ def _parser() -> argparse.ArgumentParser:
     return ap
 
 
+def _learning_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--store", metavar="DIR", help="run store (default: .catdsl/ beside the file)")
+    p.add_argument("--device", default="auto", help="cpu, cuda, or auto (cuda when available)")
+    p.add_argument("--max-epochs", type=int, default=50, help="limit on epochs per training segment")
+    p.add_argument("--max-runs", type=int, default=128, help="limit on runs in one sweep")
+    p.add_argument("--max-params", type=int, default=5_000_000, help="limit on model parameters")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "fmt":
             return _fmt(args)
-        return _check(args)
+        if args.command == "check":
+            return _check(args)
+        return _backend_command(args)
+    except BrokenPipeError:  # `catdsl … | head`: the reader left; that is not an error
+        sys.stderr.close()
+        return EXIT_OK
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERNAL
@@ -98,6 +124,34 @@ def _load(path: str):
         return None, text, err
 
 
+def _validate(module) -> list:
+    """Static problems a semantic category finds in the values given to it (E3xx, E4xx)."""
+    from catdsl import backend
+
+    names = {F.target.name for F in module.functors.values() if not isinstance(F.target, str)}
+    found = []
+    for name in sorted(names):
+        hook = getattr(backend.load(name), "validate", None)
+        if hook is not None:
+            found.extend(hook(module))
+    return found
+
+
+def _backend_command(args) -> int:
+    from catdsl import backend
+    from catdsl.diagnostics import DiagnosticError
+
+    if args.command == "runs":
+        return backend.command("runs")(args)
+    module, text, err = _load(args.file)
+    if err is not None:
+        return _report_diagnostics(err, {args.file: text}, "text")
+    try:
+        return backend.command(args.command)(module, args)
+    except DiagnosticError as err:
+        return _report_diagnostics(err, module.sources or {args.file: text}, "text")
+
+
 def _check(args) -> int:
     from catdsl.laws.catalogue import obligations
     from catdsl.laws.discharge import Options, discharge
@@ -108,8 +162,14 @@ def _check(args) -> int:
         module, text, err = _load(path)
         if err is not None:
             return _report_diagnostics(err, {path: text}, args.format)
+        problems = _validate(module)
+        if problems:
+            from catdsl.diagnostics import DiagnosticError
+
+            return _report_diagnostics(DiagnosticError(problems), {path: text, **module.sources},
+                                       args.format)
         loaded.append(module)
-    options = Options(seed=args.seed, samples=args.samples)
+    options = Options(seed=args.seed, samples=args.samples, store=args.store)
     reports, codes = [], []
     console = None
     if args.format == "text":

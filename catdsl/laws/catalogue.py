@@ -68,6 +68,12 @@ def functor_laws(m: Module, F: Functor) -> list[Law]:
     for pb in p.pullbacks:
         laws.append(Law(f"{F.name}.pullback[{pb.apex}].universal", "pullback.universal", pb.span,
                         pb, None, ctx))
+    if not isinstance(F.target, str):
+        from catdsl import backend
+
+        extra = getattr(backend.load(F.target.name), "laws", None)
+        if extra is not None:
+            laws.extend(extra(m, F))
     return laws
 
 

@@ -24,6 +24,7 @@ class Options:
     seed: int = 0
     samples: int = 200
     tol: float = 1e-9
+    store: str | None = None  # the run store directory (default: .catdsl/ beside the file)
 
 
 @dataclass(frozen=True)
