@@ -16,10 +16,10 @@ from catdsl.syntax import ast as A
 
 # Built-in names, so a source checkout that was never pip-installed still resolves them.
 _BUILTIN = {
-    "Vect": "backends.symbolic:Vect",
-    "FinSet": "backends.symbolic:FinSet",
-    "Smooth": "backends.symbolic:Smooth",
-    "Paths": "backends.symbolic:Paths",
+    "Vect": "backends.symbolic.laws:Vect",
+    "FinSet": "backends.symbolic.laws:FinSet",
+    "Smooth": "backends.symbolic.laws:Smooth",
+    "Paths": "backends.symbolic.laws:Paths",
     "Param": "backends.torch.param:Param",
 }
 

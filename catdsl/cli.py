@@ -133,7 +133,7 @@ def _validate(module) -> list:
     for name in sorted(names):
         hook = getattr(backend.load(name), "validate", None)
         if hook is not None:
-            found.extend(hook(module))
+            found.extend(d for d in hook(module) if d not in found)
     return found
 
 

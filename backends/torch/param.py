@@ -17,8 +17,6 @@ from catdsl.semantics import free
 class _Session:
     """The program, plan, store and executor of one module, made once per process."""
 
-    _cache: dict[tuple, "_Session"] = {}
-
     def __init__(self, module, store_dir: str | None):
         from backends.run.execute import Executor
         from backends.run.plan import compile_program
@@ -32,10 +30,10 @@ class _Session:
 
     @classmethod
     def of(cls, module, store_dir=None) -> "_Session":
-        key = (id(module), store_dir)
-        if key not in cls._cache:
-            cls._cache[key] = cls(module, store_dir)
-        return cls._cache[key]
+        key = ("param-session", store_dir)
+        if key not in module.memo:
+            module.memo[key] = cls(module, store_dir)
+        return module.memo[key]
 
 
 class Param:

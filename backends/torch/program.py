@@ -237,9 +237,12 @@ def _learning_functor(module: Module, F: Functor, data, models, limits: Limits) 
                 if isinstance(kwargs.get(key), float) and float(kwargs[key]).is_integer():
                     kwargs[key] = int(kwargs[key])
             if sched is not None:
+                if sched != "constant":
+                    raise _Problem("E404", f"schedule `{sched}` cannot be written in a .cat file yet",
+                                   img.expr.span, "only `schedule = constant` is supported in v0")
                 from backends.torch.train import SCHEDULES
 
-                kwargs["schedule"] = SCHEDULES[sched]() if sched in SCHEDULES else None
+                kwargs["schedule"] = SCHEDULES["constant"]()
             spec = OptimizerSpec(name, **kwargs)
         except _Problem as e:
             problems.append(e.diagnostic)

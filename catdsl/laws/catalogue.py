@@ -45,7 +45,12 @@ def composable_pairs(p: Presentation):
 def functor_laws(m: Module, F: Functor) -> list[Law]:
     """The laws of one functor out of a presentation."""
     if not isinstance(F.source, str):
-        return []  # generic functors: their laws come from the semantic backend
+        # a generic functor (rules with pattern variables): its laws for every object and map
+        ctx = {"functor": F.name, "module": m}
+        span = F.rules[0].span if F.rules else F.span
+        return [Law(f"{F.name}.map_id", "map_id", span, None, None, ctx),
+                Law(f"{F.name}.map_comp", "map_comp", F.rules[-1].span if F.rules else F.span,
+                    None, None, ctx)]
     p = m.presentations[F.source]
     ctx = {"functor": F.name, "module": m}
     laws: list[Law] = []

@@ -1,12 +1,15 @@
 """Elaborate an AST into a typed `Module`: resolve names, type terms, collect every error.
 
 Each declaration is elaborated on its own, so one run reports all the static errors of a
-file (E2xx), not just the first. Imports are read, parsed and merged into the file scope.
+file (E2xx), not just the first. A declaration that failed is remembered as *broken*: later
+uses of its name fail silently instead of repeating the error as "not declared". Imports are
+read, parsed and merged into the file scope, each file once.
 """
 
 from __future__ import annotations
 
 import difflib
+import os
 from dataclasses import dataclass, field
 from pathlib import Path as FilePath
 
@@ -21,6 +24,9 @@ from catdsl.semantics.module import (
 from catdsl.span import Span
 from catdsl.syntax import ast as A
 from catdsl.syntax import printer
+
+# Names with a fixed meaning in terms; declaring one would make it unusable.
+RESERVED = frozenset({"id"})
 
 
 class _Failed(Exception):
@@ -45,6 +51,8 @@ class _Scope:
 
     params: dict[str, Span] = field(default_factory=dict)
     names: dict[str, Span] = field(default_factory=dict)  # every file-level name
+    kinds: dict[str, str] = field(default_factory=dict)  # name -> "category", "functor", …
+    broken: set[str] = field(default_factory=set)  # file-level names whose declaration failed
     presentations: dict[str, Presentation] = field(default_factory=dict)
     functors: dict[str, Functor] = field(default_factory=dict)
     transformations: dict[str, Transformation] = field(default_factory=dict)
@@ -57,25 +65,46 @@ class Elaborator:
     def __init__(self) -> None:
         self.diagnostics: list[Diagnostic] = []
         self.scope = _Scope()
-        self._stack: list[str] = []
+        self._stack: list[tuple[str, str]] = []  # (resolved key, path as shown) of open files
+        self._done: set[str] = set()  # files already elaborated (a diamond imports one twice)
+        # presentation name -> names declared in it whose declaration failed
+        self.broken: dict[str, set[str]] = {}
 
     # -- reporting
     def error(self, code: str, message: str, span: Span, *hints: str) -> _Failed:
         self.diagnostics.append(Diagnostic(code, message, span, hints=tuple(h for h in hints if h)))
         return _Failed()
 
-    def declare(self, table: dict[str, Span], name: A.Name, what: str) -> bool:
+    def declare(self, table: dict[str, Span], name: A.Name, what: str = "declared") -> bool:
+        """Record `name` in `table`; E202 if it is there already, E219 if it is reserved.
+
+        `what` is the past participle the messages use: "declared", "mapped", …
+        """
+        if name.id in RESERVED and what == "declared":
+            self.error("E219", f"`{name.id}` is reserved and cannot be declared", name.span,
+                       "`id` always means an identity; choose another name")
+            return False
         if name.id in table:
             first = table[name.id]
-            self.error("E202", f"`{name.id}` is declared twice", name.span,
-                       f"the first {what} declaration is at line {first.line}")
+            where = (f"line {first.line}" if first.file == name.span.file
+                     else f"{first.file}:{first.line}")
+            self.error("E202", f"`{name.id}` is {what} twice", name.span,
+                       f"it was first {what} at {where}")
             return False
         table[name.id] = name.span
         return True
 
+    def declare_global(self, name: A.Name, kind: str) -> bool:
+        if self.declare(self.scope.names, name):
+            self.scope.kinds[name.id] = kind
+            return True
+        return False
+
     # -- files
     def file(self, tree: A.SourceFile, path: str) -> None:
-        self._stack.append(str(FilePath(path).resolve()) if path != "<input>" else path)
+        key = str(FilePath(path).resolve()) if path != "<input>" else path
+        self._stack.append((key, path))
+        self._done.add(key)
         for stmt in tree.statements:
             try:
                 self.statement(stmt, path)
@@ -89,31 +118,40 @@ class Elaborator:
                 self.import_file(stmt, path)
             case A.ParamDecl(names=names):
                 for n in names:
-                    if self.declare(self.scope.names, n, "name"):
+                    if self.declare_global(n, "param"):
                         self.scope.params[n.id] = n.span
             case A.CategoryDecl():
-                if self.declare(self.scope.names, stmt.name, "name"):
+                if self.declare_global(stmt.name, "category"):
                     pres = self.category(stmt)
                     self.scope.presentations[pres.name] = pres
             case A.FunctorDecl():
-                if self.declare(self.scope.names, stmt.name, "name"):
-                    self.scope.functors[stmt.name.id] = self.functor(stmt)
+                if self.declare_global(stmt.name, "functor"):
+                    try:
+                        self.scope.functors[stmt.name.id] = self.functor(stmt)
+                    except _Failed:
+                        self.scope.broken.add(stmt.name.id)
+                        raise
             case A.TransformationDecl():
-                if self.declare(self.scope.names, stmt.name, "name"):
-                    self.scope.transformations[stmt.name.id] = self.transformation(stmt)
+                if self.declare_global(stmt.name, "transformation"):
+                    try:
+                        self.scope.transformations[stmt.name.id] = self.transformation(stmt)
+                    except _Failed:
+                        self.scope.broken.add(stmt.name.id)
+                        raise
             case A.DataDecl() | A.ModelDecl() | A.SweepDecl() | A.TransferDecl():
                 kind = type(stmt).__name__.removesuffix("Decl").lower()
-                if self.declare(self.scope.names, stmt.name, "name"):
+                if self.declare_global(stmt.name, kind):
                     self.scope.declarations.append(Declaration(kind, stmt.name.id, stmt, stmt.span))
             case A.AnalysisDecl():
-                if stmt.name is None or self.declare(self.scope.names, stmt.name, "name"):
+                if stmt.name is None or self.declare_global(stmt.name, stmt.kind):
                     self.scope.declarations.append(Declaration(
                         stmt.kind, stmt.name.id if stmt.name else None, stmt, stmt.span))
             case A.CheckDecl():
                 for t in stmt.targets:
                     head = t.id if isinstance(t, A.Name) else t.parts[0] if isinstance(t, A.QualName) else None
                     if head is None:
-                        self.error("E217", "`check` takes declared names", t.span)
+                        self.error("E217", f"`check` takes declared names, not `{_text(t)}`", t.span,
+                                   "write `check F` or `check F.respects`")
                     elif head not in self.scope.names:
                         self.error("E201", f"`{head}` is not declared", t.span,
                                    *_did_you_mean(head, self.scope.names))
@@ -123,22 +161,30 @@ class Elaborator:
         from catdsl.syntax.parse import parse
 
         base = FilePath(path).parent if path != "<input>" else FilePath.cwd()
-        target = (base / stmt.path)
+        target = base / stmt.path
         key = str(target.resolve())
-        if key in self._stack:
-            raise self.error("E218", f"`{stmt.path}` imports itself (through {len(self._stack)} file(s))",
-                             stmt.span)
+        shown = os.path.normpath(target) if not FilePath(stmt.path).is_absolute() else stmt.path
+        open_keys = [k for k, _ in self._stack]
+        if key in open_keys:
+            if key == open_keys[-1]:
+                raise self.error("E218", f"import cycle: `{shown}` imports itself", stmt.span)
+            cycle = [s for _, s in self._stack[open_keys.index(key):]] + [shown]
+            raise self.error("E218", "import cycle: " + " -> ".join(f"`{s}`" for s in cycle),
+                             stmt.span, "two files cannot import each other; move what both need "
+                             "into a third file that both import")
+        if key in self._done:
+            return  # already elaborated: its names are in scope
         try:
             text = target.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as e:
             raise self.error("E901", f"cannot read `{stmt.path}`: {getattr(e, 'strerror', None) or e}",
-                             stmt.span, f"the path is relative to `{base}`")
-        shown = str(target) if not FilePath(stmt.path).is_absolute() else stmt.path
+                             stmt.span, f"the path is relative to the importing file's folder `{base}`")
         self.scope.sources[shown] = text
         try:
             tree = parse(text, shown)
         except DiagnosticError as e:
             self.diagnostics.extend(e.diagnostics)
+            self._done.add(key)
             return
         self.file(tree, shown)
 
@@ -150,55 +196,52 @@ class Elaborator:
         cells: dict[str, Cell] = {}
         eqs: list[Equation] = []
         pbs: list[Pullback] = []
+        broken = self.broken.setdefault(decl.name.id, set())
         pres = lambda: Presentation(decl.name.id, tuple(objects), tuple(gens.values()),  # noqa: E731
                                     tuple(cells.values()), tuple(eqs), tuple(pbs), dict(names),
                                     span=decl.span)
         for item in decl.items:
+            declared: list[str] = []
             try:
                 match item:
                     case A.ObjectsDecl(names=ns):
                         for n in ns:
-                            if self.declare(names, n, "name"):
+                            if self.declare(names, n):
                                 objects.append(n.id)
                     case A.ArrowDecl(names=ns, dom=d, cod=c):
-                        dom, cod = self.object_name(d, objects), self.object_name(c, objects)
-                        for n in ns:
-                            if self.declare(names, n, "name"):
-                                gens[n.id] = Generator(n.id, dom, cod)
+                        declared = [n.id for n in ns if self.declare(names, n)]
+                        dom = self.object_name(d, objects, gens)
+                        cod = self.object_name(c, objects, gens)
+                        for n in declared:
+                            gens[n] = Generator(n, dom, cod)
                     case A.CellDecl(names=ns, source=s, target=t):
-                        p = pres()
-                        src, tgt = self.parallel_terms(p, s, t, "E205", "2-cell")
+                        declared = [n.id for n in ns if self.declare(names, n)]
+                        what = "2-cell " + ", ".join(f"`{n.id}`" for n in ns)
+                        src, tgt = self.parallel_terms(pres(), s, t, "E205", what)
                         for n in ns:
-                            if self.declare(names, n, "name"):
+                            if n.id in declared:
                                 cells[n.id] = Cell(n.id, src, tgt, span=n.span)
                     case A.EquationDecl(name=n, lhs=l, rhs=r):
-                        if not self.declare(names, n, "name"):
+                        if not self.declare(names, n):
                             continue
-                        p = pres()
-                        if self.mentions_cell(p, l) or self.mentions_cell(p, r):
-                            lt, rt = self.term2(p, l), self.term2(p, r)
-                            if (lt.source, lt.target) != (rt.source, rt.target):
-                                raise self.error(
-                                    "E204", f"the sides of `{n.id}` are not parallel: "
-                                    f"{_boundary(lt)} but {_boundary(rt)}", item.span)
-                            eqs.append(Equation(n.id, lt, rt, span=item.span))
-                        else:
-                            lt, rt = self.parallel_terms(p, l, r, "E204", f"equation `{n.id}`")
-                            eqs.append(Equation(n.id, lt, rt, span=item.span))
+                        eqs.append(self.equation(pres(), n, l, r, item.span))
                     case A.PullbackDecl(dual=True):
                         raise self.error("E215", "`pushout` is not supported in version 0", item.span,
                                          "state the dual pullback instead, or wait for version 1")
                     case A.PullbackDecl(apex=apex, left=left, right=right, f=fe, g=ge):
+                        trio = (apex, left, right)
+                        declared = [n.id for n in trio if self.declare(names, n)]
+                        if len(declared) < 3:
+                            raise _Failed()
                         p = pres()
-                        f, g = self.term1(p, fe), self.term1(p, ge)
-                        f, g = self.resolve_ids(f, g, fe, ge, "pullback")
+                        f, g = self.cospan(p, fe, ge)
                         if f.cod != g.cod:
                             raise self.error(
                                 "E206", f"cannot take the pullback of `{_text(fe)}` and `{_text(ge)}`: "
-                                f"cod = {f.cod} but {g.cod}", fe.span.to(ge.span),
-                                "a pullback needs a cospan f : A -> C <- B : g")
-                        if not all(self.declare(names, n, "name") for n in (apex, left, right)):
-                            continue
+                                f"cod({_text(fe)}) = {f.cod} but cod({_text(ge)}) = {g.cod}",
+                                fe.span.to(ge.span),
+                                "a pullback needs a cospan: two arrows into the same object, "
+                                "f : A -> C and g : B -> C")
                         objects.append(apex.id)
                         gens[left.id] = Generator(left.id, apex.id, f.dom)
                         gens[right.id] = Generator(right.id, apex.id, g.dom)
@@ -207,16 +250,51 @@ class Elaborator:
                                             free.compose(g, pr), span=item.span, pullback=apex.id))
                         pbs.append(Pullback(apex.id, left.id, right.id, f, g, span=item.span))
             except _Failed:
-                pass
+                broken.update(declared)
         return pres()
 
-    def object_name(self, e: A.Expr, objects: list[str]) -> str:
+    def cospan(self, p: Presentation, fe: A.Expr, ge: A.Expr) -> tuple[Path, Path]:
+        """The two arrows of a pullback; a bare `id` is the identity on the other's codomain."""
+        f, g = self.term1(p, fe), self.term1(p, ge)
+        if isinstance(f, _Identity) and isinstance(g, _Identity):
+            raise self.error("E210", "cannot tell which identity `id` is", fe.span,
+                             "write `id(C)` with its object")
+        if isinstance(f, _Identity):
+            f = free.identity(g.cod)
+        if isinstance(g, _Identity):
+            g = free.identity(f.cod)
+        return f, g
+
+    def equation(self, p: Presentation, n: A.Name, l: A.Expr, r: A.Expr, span: Span) -> Equation:
+        if self.mentions_cell(p, l) or self.mentions_cell(p, r):
+            lt, rt = self.term2(p, l), self.term2(p, r)
+            if (lt.source, lt.target) != (rt.source, rt.target):
+                raise self.error(
+                    "E204", f"the sides of equation `{n.id}` are not parallel: `{_text(l)}` : "
+                    f"{_boundary(lt)} but `{_text(r)}` : {_boundary(rt)}", l.span.to(r.span),
+                    "2-cells can be equal only if they have the same source and target 1-cells")
+            return Equation(n.id, lt, rt, span=span)
+        lt, rt = self.parallel_terms(p, l, r, "E204", f"equation `{n.id}`")
+        return Equation(n.id, lt, rt, span=span)
+
+    def object_name(self, e: A.Expr, objects, generators=(), where: str | None = None) -> str:
+        """The object `e` names. `where` is the presentation it must belong to, when that is
+        not the one being declared (a functor's target)."""
         if isinstance(e, A.Name) and e.id in objects:
             return e.id
+        if isinstance(e, A.Name) and e.id in generators:
+            raise self.error("E211", f"`{e.id}` is a 1-cell, not an object", e.span,
+                             f"its domain is `{generators[e.id].dom}` and its codomain "
+                             f"`{generators[e.id].cod}`" if isinstance(generators, dict) else "")
+        if isinstance(e, A.Name) and where is not None:
+            raise self.error("E201", f"`{e.id}` is not an object of `{where}`", e.span,
+                             *_did_you_mean(e.id, objects) or (
+                                 (_objects_of(where, list(objects)),) if 0 < len(objects) <= 8 else ()))
         if isinstance(e, A.Name):
             raise self.error("E201", f"object `{e.id}` is not declared", e.span,
                              *_did_you_mean(e.id, objects) or (f"declare it: `objects {e.id}`",))
-        raise self.error("E211", f"expected an object name, found `{_text(e)}`", e.span)
+        raise self.error("E211", f"expected an object name, found `{_text(e)}`", e.span,
+                         "objects of a presentation are names declared with `objects`")
 
     def mentions_cell(self, p: Presentation, e: A.Expr) -> bool:
         match e:
@@ -241,22 +319,26 @@ class Elaborator:
         lt, rt = self.resolve_ids(lt, rt, l, r, what)
         if (lt.dom, lt.cod) != (rt.dom, rt.cod):
             raise self.error(code, f"the sides of {what} are not parallel: `{_text(l)}` : {lt.dom} -> "
-                             f"{lt.cod} but `{_text(r)}` : {rt.dom} -> {rt.cod}", l.span.to(r.span))
+                             f"{lt.cod} but `{_text(r)}` : {rt.dom} -> {rt.cod}", l.span.to(r.span),
+                             _parallel_hint(lt, rt))
         return lt, rt
 
     def resolve_ids(self, lt, rt, l, r, what):
+        """Type a bare `id` on one side from the other side (an identity equals only an endo-arrow)."""
         if isinstance(lt, _Identity) and isinstance(rt, _Identity):
             raise self.error("E210", f"cannot tell which identity `{_text(l)}` is", l.span,
-                             "write `id(A)` with its object")
+                             "neither side says which object; write `id(A)` with its object")
         if isinstance(lt, _Identity):
             if rt.dom != rt.cod:
-                raise self.error("E204", f"an identity cannot equal `{_text(r)}` : {rt.dom} -> {rt.cod}",
-                                 l.span.to(r.span))
+                raise self.error("E204", f"the sides of {what} are not parallel: an identity cannot "
+                                 f"equal `{_text(r)}` : {rt.dom} -> {rt.cod}", l.span.to(r.span),
+                                 "an identity goes from an object to itself")
             lt = free.identity(rt.dom)
         if isinstance(rt, _Identity):
             if lt.dom != lt.cod:
-                raise self.error("E204", f"`{_text(l)}` : {lt.dom} -> {lt.cod} cannot equal an identity",
-                                 l.span.to(r.span))
+                raise self.error("E204", f"the sides of {what} are not parallel: `{_text(l)}` : "
+                                 f"{lt.dom} -> {lt.cod} cannot equal an identity", l.span.to(r.span),
+                                 "an identity goes from an object to itself")
             rt = free.identity(lt.dom)
         return lt, rt
 
@@ -271,12 +353,16 @@ class Elaborator:
                 raise self.error("E212", f"`{i}` is an object, not a 1-cell", e.span,
                                  f"its identity is `id({i})`")
             case A.Name(id=i) if i in p.cell:
-                raise self.error("E212", f"`{i}` is a 2-cell, not a 1-cell", e.span)
+                raise self.error("E212", f"`{i}` is a 2-cell, not a 1-cell", e.span,
+                                 f"`{i}` : {_boundary(p.cell[i])} is a 2-cell between the 1-cells "
+                                 f"`{free.render(p.cell[i].source)}` and `{free.render(p.cell[i].target)}`")
+            case A.Name(id=i) if i in self.broken.get(p.name, ()):
+                raise _Failed()  # its declaration failed and was reported
             case A.Name(id=i):
                 raise self.error("E201", f"`{i}` is not declared in `{p.name}`", e.span,
                                  *_did_you_mean(i, list(p.generator) + list(p.objects)))
             case A.Call(func=A.Name(id="id"), args=(arg,)) if isinstance(arg, A.Name):
-                return free.identity(self.object_name(arg, list(p.objects)))
+                return free.identity(self.object_name(arg, list(p.objects), p.generator, p.name))
             case A.QualName(parts=parts):
                 names = tuple(A.Name(x, span=e.span) for x in parts)
                 return self.term1(p, A.Compose(names, span=e.span))
@@ -288,29 +374,60 @@ class Elaborator:
 
     def chain(self, terms, parts) -> Path | _Identity:
         """Compose applicative-order terms, typing open identities from their neighbours."""
-        known = [t for t in terms if not isinstance(t, _Identity)]
-        if not known:
+        if all(isinstance(t, _Identity) for t in terms):
             return terms[0]
         acc: Path | None = None
-        acc_expr = None
+        seen: list[A.Expr] = []  # the parts composed so far, applicative order
         for term, expr in zip(reversed(terms), reversed(parts)):
-            if isinstance(term, _Identity):
-                continue  # an identity composes with anything its neighbours allow
-            if acc is None:
-                acc, acc_expr = term, expr
+            if isinstance(term, _Identity) or acc is None:
+                # an identity composes with anything its neighbours allow
+                acc = acc if isinstance(term, _Identity) else term
+                seen.insert(0, expr)
                 continue
             if acc.cod != term.dom:
-                hint = ()
-                if term.cod == acc.dom:
-                    hint = (f"did you mean `{_text(acc_expr)} . {_text(expr)}`?",)
-                raise self.error(
-                    "E203", f"`{_text(expr)} . {_text(acc_expr)}` does not compose: "
-                    f"cod({_text(acc_expr)}) = {acc.cod} but dom({_text(expr)}) = {term.dom}",
-                    expr.span.to(acc_expr.span) if expr.span.line <= acc_expr.span.line else
-                    acc_expr.span.to(expr.span), *hint)
+                raise self.not_composable(term, expr, acc, seen)
             acc = free.compose(term, acc)
-            acc_expr = A.Compose((expr, acc_expr), span=expr.span)
+            seen.insert(0, expr)
         return acc
+
+    def not_composable(self, g: Path, ge: A.Expr, f: Path, fe: list[A.Expr]) -> _Failed:
+        """E203 for `g . f`, quoted as the user wrote it (`.` or `>>`), with the reversed
+        composite as a hint when that one composes."""
+        span = _cover([self.operand_span(x) for x in (ge, *fe)])
+        diagrammatic = (ge.span.line, ge.span.column) > (fe[0].span.line, fe[0].span.column)
+        f_text = _composite(fe, diagrammatic)
+        g_text = _operand(ge)
+        f_bare = _text(fe[0]) if len(fe) == 1 else f_text
+        hint = ()
+        if diagrammatic:
+            written, alternative = f"{f_text} >> {g_text}", f"{g_text} >> {f_text}"
+        else:
+            written, alternative = f"{g_text} . {f_text}", f"{f_text} . {g_text}"
+        if g.cod == f.dom:
+            hint = (f"did you mean `{alternative}`?",)
+        return self.error("E203", f"`{written}` does not compose: cod({f_bare}) = {f.cod} but "
+                          f"dom({_text(ge)}) = {g.dom}", span, *hint)
+
+    def operand_span(self, e: A.Expr) -> Span:
+        """The span of an operand of a composite, widened to the parentheses around it when
+        it needed them (the parser's spans cover what is inside the parentheses)."""
+        s = e.span
+        text = self.scope.sources.get(s.file)
+        if text is None or printer.precedence(e) > printer.precedence(A.Compose(())):
+            return s
+        lines = text.splitlines()
+        if not (1 <= s.line <= len(lines) and 1 <= s.end_line <= len(lines)):
+            return s
+        before, after = lines[s.line - 1], lines[s.end_line - 1]
+        i = s.column - 2
+        while i >= 0 and before[i] in " \t":
+            i -= 1
+        j = s.end_column - 1
+        while j < len(after) and after[j] in " \t":
+            j += 1
+        if i >= 0 and before[i] == "(" and j < len(after) and after[j] == ")":
+            return Span(s.file, s.line, i + 1, s.end_line, j + 2)
+        return s
 
     def term2(self, p: Presentation, e: A.Expr) -> Term2:
         match e:
@@ -319,29 +436,58 @@ class Elaborator:
             case A.Call(func=A.Name(id="id"), args=(arg,)) if not isinstance(arg, A.Keyword):
                 t = self.term1(p, arg)
                 if isinstance(t, _Identity):
-                    raise self.error("E210", "cannot tell which identity this is", arg.span)
+                    raise self.error("E210", "cannot tell which identity `id` is", arg.span,
+                                     "write `id(f)` with a 1-cell, or `id(id(A))`")
                 return Id2(t, span=e.span)
             case A.Compose(parts=parts):
                 cells = [self.term2(p, x) for x in parts]
-                acc = cells[-1]
+                acc, seen = cells[-1], [parts[-1]]
                 for cell, expr in zip(reversed(cells[:-1]), reversed(parts[:-1])):
                     if acc.target != cell.source:
+                        diagrammatic = (expr.span.line, expr.span.column) > (
+                            seen[0].span.line, seen[0].span.column)
+                        first, second = _composite(seen, diagrammatic), _operand(expr)
+                        written = (f"{first} >> {second}" if diagrammatic else f"{second} . {first}")
                         raise self.error(
-                            "E216", f"vertical composite does not compose: `{_text(expr)}` starts at "
-                            f"{free.render(cell.source)} but the 2-cell before it ends at "
-                            f"{free.render(acc.target)}", e.span)
-                    acc = Vertical(cell, acc, span=e.span)
+                            "E216", f"`{written}` does not compose vertically: `{first}` ends at "
+                            f"`{free.render(acc.target)}` but `{second}` starts at "
+                            f"`{free.render(cell.source)}`", _cover([expr.span, *(x.span for x in seen)]),
+                            "vertical composition `β . α` needs the target of α to be the source of β")
+                    acc = Vertical(cell, acc, span=_cover([expr.span, *(x.span for x in seen)]))
+                    seen.insert(0, expr)
                 return acc
             case A.BinOp(op="*", left=l, right=r):
-                outer, inner = self.whisker(p, l), self.whisker(p, r)
+                # a bare `id` on one side is the identity 1-cell where the other side meets it
+                if _is_bare_id(l) and _is_bare_id(r):
+                    raise self.error("E210", "cannot tell which identity `id` is", e.span,
+                                     "whisker with `id(A)`, naming the object")
+                if _is_bare_id(l):
+                    inner = self.whisker(p, r)
+                    outer = Id2(free.identity(inner.source.cod), span=l.span)
+                elif _is_bare_id(r):
+                    outer = self.whisker(p, l)
+                    inner = Id2(free.identity(outer.source.dom), span=r.span)
+                else:
+                    outer, inner = self.whisker(p, l), self.whisker(p, r)
                 if inner.source.cod != outer.source.dom:
                     raise self.error(
-                        "E216", f"horizontal composite `{_text(e)}` does not compose: the right 2-cell "
-                        f"ends at {inner.source.cod}, the left one starts at {outer.source.dom}", e.span)
+                        "E216", f"`{_text(e)}` does not compose horizontally: `{_text(r)}` ends at "
+                        f"object {inner.source.cod} but `{_text(l)}` starts at object {outer.source.dom}",
+                        e.span, "in `β * α` the 1-cells of α must end where those of β start")
                 return Horizontal(outer, inner, span=e.span)
             case A.Name(id=i) if i in p.generator or i in p.objects:
-                raise self.error("E213", f"`{i}` is not a 2-cell", e.span,
-                                 f"its identity 2-cell is `id({i})`" if i in p.generator else "")
+                kind = "a 1-cell" if i in p.generator else "an object"
+                raise self.error("E213", f"`{i}` is {kind}, not a 2-cell", e.span,
+                                 f"its identity 2-cell is `id({i})`" if i in p.generator else
+                                 f"whisker with the identity 1-cell `id({i})`")
+            case A.Name(id=i) if i in self.broken.get(p.name, ()):
+                raise _Failed()
+            case A.Name(id="id"):
+                raise self.error("E210", "cannot tell which identity 2-cell `id` is", e.span,
+                                 "write `id(f)` with the 1-cell it is the identity on")
+            case A.Name(id=i):
+                raise self.error("E201", f"`{i}` is not declared in `{p.name}`", e.span,
+                                 *_did_you_mean(i, list(p.cell) + list(p.generator)))
         raise self.error("E217", f"`{_text(e)}` is not a 2-cell term", e.span,
                          "2-cell terms are cells, `id(f)`, `β . α`, `β * α`, `h * α` and `α * f`")
 
@@ -349,7 +495,8 @@ class Elaborator:
         if self.term_kind(p, e) == 1:
             t = self.term1(p, e)
             if isinstance(t, _Identity):
-                raise self.error("E210", "cannot tell which identity this is", e.span)
+                raise self.error("E210", "cannot tell which identity `id` is", e.span,
+                                 "whisker with `id(A)`, naming the object")
             return Id2(t, span=e.span)
         return self.term2(p, e)
 
@@ -357,21 +504,35 @@ class Elaborator:
     def category_ref(self, e: A.Expr) -> str | backend.SemanticRef:
         name = e.func if isinstance(e, A.Call) else e
         if not isinstance(name, A.Name):
-            raise self.error("E214", f"`{_text(e)}` is not a category", e.span)
+            raise self.error("E214", f"`{_text(e)}` is not a category", e.span,
+                             "name a `category` of this file or a semantic category such as `Vect`")
         if name.id in self.scope.presentations:
             if isinstance(e, A.Call):
-                raise self.error("E214", f"`{name.id}` is a presentation and takes no arguments", e.span)
+                raise self.error("E214", f"`{name.id}` is a presentation and takes no arguments", e.span,
+                                 f"write just `{name.id}`")
             return name.id
         if backend.is_semantic(name.id):
             if isinstance(e, A.Call):
                 return backend.SemanticRef(name.id, e.positional,
                                            tuple((k, v) for k, v in e.keywords.items()), span=e.span)
             return backend.SemanticRef(name.id, span=e.span)
+        if name.id in self.scope.kinds:
+            kind = self.scope.kinds[name.id]
+            article = "an" if kind[0] in "aeiou" else "a"
+            raise self.error("E214", f"`{name.id}` is {article} {kind}, not a category", name.span)
         known = list(self.scope.presentations) + list(backend.registry())
         raise self.error("E214", f"unknown category `{name.id}`", name.span, *_did_you_mean(name.id, known))
 
     def functor(self, decl: A.FunctorDecl) -> Functor:
-        src, tgt = self.category_ref(decl.source), self.category_ref(decl.target)
+        refs = []
+        for e in (decl.source, decl.target):
+            try:
+                refs.append(self.category_ref(e))
+            except _Failed:
+                refs.append(None)
+        if None in refs:
+            raise _Failed()
+        src, tgt = refs
         name = decl.name.id
         if decl.mappings is None:
             return Functor(name, src, tgt, {}, {}, {}, definition=decl.definition, span=decl.span)
@@ -379,6 +540,7 @@ class Elaborator:
             rules = tuple(Rule(m.source, m.image, span=m.span) for m in decl.mappings)
             return Functor(name, src, tgt, {}, {}, {}, rules=rules, span=decl.span)
         p = self.scope.presentations[src]
+        broken = self.broken.get(p.name, set())
         target = self.scope.presentations.get(tgt) if isinstance(tgt, str) else None
         objects: dict[str, Image] = {}
         arrows: dict[str, Image] = {}
@@ -391,26 +553,25 @@ class Elaborator:
                 self.error("E209", f"`{_text(m.source)}` is not an object or generator of `{p.name}`",
                            m.source.span, "map each object and generator by its name")
                 continue
-            if not self.declare(seen, m.source, "mapping"):
+            if not self.declare(seen, m.source, "mapped"):
                 continue
             if key in p.objects:
                 value = None
                 if target is not None:
                     try:
-                        value = self.object_name(m.image, list(target.objects))
+                        value = self.object_name(m.image, list(target.objects), target.generator,
+                                                 target.name)
                     except _Failed:
                         continue
                 objects[key] = Image(key, m.image, value, span=m.span)
             elif key in p.generator or key in p.cell:
                 pending.append((key, m))
+            elif key in broken:
+                continue  # its declaration failed and was reported
             else:
                 self.error("E209", f"`{key}` is not an object or generator of `{p.name}`", m.source.span,
                            *_did_you_mean(key, list(p.objects) + list(p.generator) + list(p.cell)))
-        may_skip = p.pullback_names()
-        missing = [n for n in (*p.objects, *p.generator, *p.cell) if n not in seen and n not in may_skip]
-        if missing:
-            self.error("E207", f"functor `{name}` does not map {_list(missing)} of `{p.name}`",
-                       decl.name.span, "every object and generator of the source needs an image")
+        self.unmapped(decl, p, seen, objects_computed=_computes_objects(tgt))
         for key, m in pending:
             value = None
             try:
@@ -424,52 +585,141 @@ class Elaborator:
                     cells[key] = Image(key, m.image, value, span=m.span)
             except _Failed:
                 continue
+        if target is not None:
+            self.computed_pullbacks(decl, p, target, seen, objects, arrows)
         return Functor(name, src, tgt, objects, arrows, cells, span=decl.span)
+
+    def unmapped(self, decl: A.FunctorDecl, p: Presentation, seen: dict[str, Span],
+                 objects_computed: bool = False) -> None:
+        """E207 for every object, generator and 2-cell the functor leaves without an image.
+
+        A pullback's apex and projections may be left out together (they are then computed in
+        the target); mapping some of the three but not all is an error. A target whose objects
+        are computed by running the generators (`Param`) checks its objects itself.
+        """
+        may_skip = p.pullback_names() | (set(p.objects) if objects_computed else set())
+        missing = [n for n in (*p.objects, *p.generator, *p.cell) if n not in seen and n not in may_skip]
+        if missing:
+            objs = [n for n in missing if n in p.objects]
+            gens = [n for n in missing if n in p.generator]
+            cells = [n for n in missing if n in p.cell]
+            what = _kinds(("object", objs), ("generator", gens), ("2-cell", cells))
+            self.error("E207", f"functor `{decl.name.id}` does not map {what} of `{p.name}`",
+                       decl.name.span, "add " + ", ".join(f"`{n} |-> …`" for n in missing))
+        for pb in p.pullbacks:
+            trio = (pb.apex, pb.left, pb.right)
+            given = [n for n in trio if n in seen]
+            if given and len(given) < 3:
+                left_out = [n for n in trio if n not in seen]
+                self.error("E207", f"functor `{decl.name.id}` maps {_list(given)} but not "
+                           f"{_list(left_out)} of the pullback `({pb.apex}, {pb.left}, {pb.right})`",
+                           decl.name.span,
+                           "map the apex and both projections, or none of them to have the "
+                           "pullback computed in the target")
+
+    def computed_pullbacks(self, decl, p, target, seen, objects, arrows) -> None:
+        """Send each unmapped pullback of `p` to the pullback the target presentation declares on
+        the image cospan; a presentation computes no other limits, so without one it is E207."""
+        images = {k: v.value for k, v in arrows.items()}
+        for pb in p.pullbacks:
+            if any(n in seen for n in (pb.apex, pb.left, pb.right)):
+                continue
+            words = (*pb.f.word, *pb.g.word)
+            if pb.f.dom not in objects or pb.g.dom not in objects or pb.f.cod not in objects or any(
+                    images.get(g) is None for g in words):
+                continue  # an image is missing, which has been reported
+            ff, gg = _apply(pb.f, images, objects), _apply(pb.g, images, objects)
+            match = next((q for q in target.pullbacks if (q.f, q.g) == (ff, gg)), None)
+            if match is None:
+                self.error(
+                    "E207", f"functor `{decl.name.id}` leaves the pullback `{pb.apex}` unmapped, but "
+                    f"`{target.name}` is a presentation and declares no pullback of "
+                    f"`{free.render(ff)}` and `{free.render(gg)}`", decl.name.span,
+                    f"map `{pb.apex}`, `{pb.left}` and `{pb.right}`, or declare "
+                    f"`pullback (…) of {free.render(ff)}, {free.render(gg)}` in `{target.name}`")
+                continue
+            at = A.Name(match.apex, span=pb.span)
+            objects[pb.apex] = Image(pb.apex, at, match.apex, span=pb.span)
+            for mine, theirs in ((pb.left, match.left), (pb.right, match.right)):
+                arrows[mine] = Image(mine, A.Name(theirs, span=pb.span),
+                                     free.generator_path(target.generator[theirs]), span=pb.span)
 
     def arrow_image(self, p, target, objects, key, m: A.Mapping, fname) -> Path | None:
         gen = p.generator[key]
         if gen.dom not in objects or gen.cod not in objects:
             return None  # already reported as unmapped
         want_dom, want_cod = objects[gen.dom].value, objects[gen.cod].value
+        if not isinstance(m.image, (A.Name, A.QualName, A.Compose, A.Call)):
+            raise self.error("E217", f"`{_text(m.image)}` is not a 1-cell term of `{target.name}`",
+                             m.image.span, f"`{target.name}` is a presentation, so images are its "
+                             "terms; values such as matrices need a semantic category like `Vect`")
         t = self.term1(target, m.image)
         if isinstance(t, _Identity):
             if want_dom != want_cod:
                 raise self.error("E208", f"`{key}` cannot go to an identity: {fname}({key}) must be "
-                                 f"{want_dom} -> {want_cod}", m.image.span)
+                                 f"{want_dom} -> {want_cod}", m.image.span,
+                                 f"because {fname}({gen.dom}) = {want_dom} and "
+                                 f"{fname}({gen.cod}) = {want_cod}")
             return free.identity(want_dom)
         if (t.dom, t.cod) != (want_dom, want_cod):
             raise self.error(
                 "E208", f"`{_text(m.image)}` : {t.dom} -> {t.cod} cannot be the image of "
                 f"`{key}` : {gen.dom} -> {gen.cod}; {fname}({key}) must be {want_dom} -> {want_cod}",
-                m.image.span)
+                m.image.span, f"because {fname}({gen.dom}) = {want_dom} and "
+                f"{fname}({gen.cod}) = {want_cod}")
         return t
 
     def cell_image(self, p, target, objects, arrows, key, m: A.Mapping, fname) -> Term2 | None:
         cell = p.cell[key]
         images = {k: v.value for k, v in arrows.items()}
-        if any(g not in images or images[g] is None for g in (*cell.source.word, *cell.target.word)):
+        if cell.source.dom not in objects or cell.source.cod not in objects or any(
+                images.get(g) is None for g in (*cell.source.word, *cell.target.word)):
             return None
         want_src = _apply(cell.source, images, objects)
         want_tgt = _apply(cell.target, images, objects)
         t = self.whisker(target, m.image)
         if (t.source, t.target) != (want_src, want_tgt):
             raise self.error(
-                "E208", f"`{_text(m.image)}` : {_boundary(t)} cannot be the image of `{key}`; "
-                f"{fname}({key}) must be {free.render(want_src)} => {free.render(want_tgt)}", m.image.span)
+                "E208", f"`{_text(m.image)}` : {_boundary(t)} cannot be the image of `{key}` : "
+                f"{_boundary(cell)}; {fname}({key}) must be {free.render(want_src)} => "
+                f"{free.render(want_tgt)}", m.image.span,
+                f"because {fname}({free.render(cell.source)}) = {free.render(want_src)} and "
+                f"{fname}({free.render(cell.target)}) = {free.render(want_tgt)}")
         return t
 
+    def functor_ref(self, e: A.Expr) -> Functor:
+        head = e.id if isinstance(e, A.Name) else None
+        if head is not None and head in self.scope.functors:
+            return self.scope.functors[head]
+        if head is not None and head in self.scope.broken:
+            raise _Failed()  # its declaration failed and was reported
+        if head is not None and head in self.scope.kinds:
+            kind = self.scope.kinds[head]
+            article = "an" if kind[0] in "aeiou" else "a"
+            raise self.error("E220", f"`{head}` is {article} {kind}, not a functor", e.span,
+                             "a transformation goes between two functors: `η : F => G`")
+        if head is None:
+            raise self.error("E220", f"`{_text(e)}` is not a functor", e.span,
+                             "a transformation goes between two named functors: `η : F => G`")
+        raise self.error("E201", f"functor `{head}` is not declared", e.span,
+                         *_did_you_mean(head, self.scope.functors))
+
     def transformation(self, decl: A.TransformationDecl) -> Transformation:
-        fs = []
+        fs, failed = [], False
         for e in (decl.source, decl.target):
-            if not isinstance(e, A.Name) or e.id not in self.scope.functors:
-                head = e.id if isinstance(e, A.Name) else _text(e)
-                raise self.error("E201", f"functor `{head}` is not declared", e.span,
-                                 *_did_you_mean(head, self.scope.functors))
-            fs.append(self.scope.functors[e.id])
+            try:
+                fs.append(self.functor_ref(e))
+            except _Failed:
+                failed = True
+        if failed:
+            raise _Failed()
         f, g = fs
         if (f.source, f.target) != (g.source, g.target):
-            raise self.error("E208", f"`{f.name}` and `{g.name}` are not parallel functors",
-                             decl.source.span.to(decl.target.span))
+            raise self.error("E208", f"`{f.name}` and `{g.name}` are not parallel functors: "
+                             f"{f.name} : {_cat(f.source)} -> {_cat(f.target)} but "
+                             f"{g.name} : {_cat(g.source)} -> {_cat(g.target)}",
+                             decl.source.span.to(decl.target.span),
+                             "a transformation F => G needs F and G to have the same source and target")
         if isinstance(f.source, backend.SemanticRef):
             rules = tuple(Rule(m.source, m.image, span=m.span) for m in decl.mappings)
             return Transformation(decl.name.id, f.name, g.name, {}, rules=rules, span=decl.span)
@@ -480,9 +730,10 @@ class Elaborator:
         for m in decl.mappings:
             if not isinstance(m.source, A.Name) or m.source.id not in p.objects:
                 self.error("E209", f"`{_text(m.source)}` is not an object of `{p.name}`", m.source.span,
-                           "a transformation has one component per object")
+                           "a transformation has one component per object of the source",
+                           *(_did_you_mean(m.source.id, p.objects) if isinstance(m.source, A.Name) else ()))
                 continue
-            if not self.declare(seen, m.source, "component"):
+            if not self.declare(seen, m.source, "given a component"):
                 continue
             key, value = m.source.id, None
             if target is not None and key in f.objects and key in g.objects:
@@ -491,12 +742,15 @@ class Elaborator:
                     want = (f.objects[key].value, g.objects[key].value)
                     if isinstance(t, _Identity):
                         if want[0] != want[1]:
-                            raise self.error("E208", f"the component at `{key}` cannot be an identity",
-                                             m.image.span)
+                            raise self.error(
+                                "E208", f"the component of `{decl.name.id}` at `{key}` cannot be an "
+                                f"identity: it must be {f.name}({key}) -> {g.name}({key}) = "
+                                f"{want[0]} -> {want[1]}", m.image.span)
                         t = free.identity(want[0])
                     if (t.dom, t.cod) != want:
                         raise self.error(
-                            "E208", f"the component at `{key}` must be {want[0]} -> {want[1]}, "
+                            "E208", f"the component of `{decl.name.id}` at `{key}` must be "
+                            f"{f.name}({key}) -> {g.name}({key}) = {want[0]} -> {want[1]}, "
                             f"but `{_text(m.image)}` : {t.dom} -> {t.cod}", m.image.span)
                     value = t
                 except _Failed:
@@ -505,8 +759,19 @@ class Elaborator:
         missing = [o for o in p.objects if o not in seen and o not in p.pullback_names()]
         if missing:
             self.error("E207", f"transformation `{decl.name.id}` has no component at {_list(missing)}",
-                       decl.name.span)
+                       decl.name.span, "add " + ", ".join(f"`{n} |-> …`" for n in missing))
         return Transformation(decl.name.id, f.name, g.name, comps, span=decl.span)
+
+
+def _computes_objects(target) -> bool:
+    """Whether a semantic target computes the images of objects from those of generators
+    (the capability `computes_objects` of its factory; `Param` has it)."""
+    if not isinstance(target, backend.SemanticRef):
+        return False
+    try:
+        return bool(getattr(backend.load(target.name), "computes_objects", False))
+    except Exception:  # a backend that cannot load is reported when its laws are discharged
+        return False
 
 
 def _apply(path: Path, images: dict[str, Path], objects: dict[str, Image]) -> Path:
@@ -516,17 +781,64 @@ def _apply(path: Path, images: dict[str, Path], objects: dict[str, Image]) -> Pa
     return acc
 
 
+def _objects_of(where: str, objects: list[str]) -> str:
+    if len(objects) == 1:
+        return f"the only object of `{where}` is `{objects[0]}`"
+    return f"the objects of `{where}` are {_list(objects)}"
+
+
+def _is_bare_id(e: A.Expr) -> bool:
+    return isinstance(e, A.Name) and e.id == "id"
+
+
 def _boundary(t: Term2) -> str:
     return f"{free.render(t.source)} => {free.render(t.target)}"
+
+
+def _parallel_hint(lt: Path, rt: Path) -> str:
+    """A hint for two 1-cells that are not parallel, when one is the other reversed."""
+    if (lt.dom, lt.cod) == (rt.cod, rt.dom):
+        return "the two sides run in opposite directions"
+    return ""
 
 
 def _text(e: A.Expr) -> str:
     return printer.expr(e)
 
 
+def _operand(e: A.Expr) -> str:
+    """An expression's text as one operand of a composite (parenthesized if it is one)."""
+    text = _text(e)
+    return f"({text})" if printer.precedence(e) <= printer.precedence(A.Compose(())) else text
+
+
+def _composite(parts: list[A.Expr], diagrammatic: bool) -> str:
+    """The text of a composite of `parts` (applicative order), in the spelling the user chose."""
+    texts = [_operand(x) for x in parts]
+    return " >> ".join(reversed(texts)) if diagrammatic else " . ".join(texts)
+
+
+def _cover(spans: list[Span]) -> Span:
+    """The smallest span covering all of `spans` (which may come in any order)."""
+    first = min(spans, key=lambda s: (s.line, s.column))
+    last = max(spans, key=lambda s: (s.end_line, s.end_column))
+    return first.to(last)
+
+
+def _cat(ref) -> str:
+    return ref if isinstance(ref, str) else ref.name
+
+
 def _list(names: list[str]) -> str:
     quoted = [f"`{n}`" for n in names]
     return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
+
+
+def _kinds(*groups: tuple[str, list[str]]) -> str:
+    """`objects `A`, `B` and generator `f``: names grouped under their kind."""
+    parts = [f"{kind}{'s' if len(names) > 1 else ''} " + ", ".join(f"`{n}`" for n in names)
+             for kind, names in groups if names]
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
 
 
 def elaborate(tree: A.SourceFile, file: str, text: str | None = None) -> Module:

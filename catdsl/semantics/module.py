@@ -228,3 +228,5 @@ class Module:
     declarations: tuple[Declaration, ...]
     checks: tuple[A.CheckDecl, ...]
     sources: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+    # Per-module caches of backends (interpretations, run sessions), keyed by their owner.
+    memo: dict = field(default_factory=dict, compare=False, repr=False)

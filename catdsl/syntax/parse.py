@@ -2,7 +2,8 @@
 
 One lark LALR parser, built once from `grammar/catdsl.lark`, with the AST built by callbacks
 during the parse (no intermediate parse tree). A post-lexer makes newlines statement
-separators except inside ( ) and [ ], after a binary operator, or before one.
+separators except inside ( ), [ ] and set/table braces, after a binary operator or a
+connective keyword, or before a leading binary operator (docs/language.md, "Separators").
 """
 
 from __future__ import annotations
@@ -19,13 +20,36 @@ from catdsl.diagnostics import Diagnostic, DiagnosticError
 from catdsl.span import Span
 from catdsl.syntax import ast as A
 
-# Token kinds after which a newline continues the line, and before which it does too.
+# Words the lexer always reads as keywords, never as names (they may still name a keyword
+# argument: `f(data = x)`, `check F with in = 1`). tests/test_parse.py keeps this in step
+# with the grammar.
+RESERVED_WORDS = frozenset({
+    "import", "param", "category", "objects", "object", "eq", "pullback", "pushout", "functor",
+    "transformation", "data", "model", "sweep", "classes", "persistence", "transfer", "check",
+    "in", "of", "by", "over", "with",
+})
+
+# Token kinds after which a newline continues the line: binary operators, arrows, separators
+# inside a statement, open brackets, and the connectives that never end a statement.
 _CONTINUE_AFTER = frozenset({
     "COMPOSE", "OPLUS", "PLUS", "MINUS", "STAR", "SLASH", "CARET", "ARROW", "DARROW",
     "MAPSTO", "RANGE", "COMMA", "COLON", "EQUAL", "LPAR", "LSQB", "LBRACE",
+    "IN", "OF", "BY", "OVER", "WITH",
 })
+# Token kinds before which a newline continues the line: a line may start with a binary
+# operator (not `-`, which may start an item) or a connective that never starts a statement.
 _CONTINUE_BEFORE = frozenset({
     "COMPOSE", "OPLUS", "PLUS", "STAR", "SLASH", "CARET", "ARROW", "DARROW", "MAPSTO", "RANGE",
+    "IN", "OF", "BY", "OVER", "WITH",
+})
+# Token kinds that end an expression: a `{` right after one opens a block (`category C {`,
+# `functor F : C -> D {`); anywhere else a `{` opens a set or table, where newlines are spaces.
+_ENDS_EXPRESSION = frozenset({
+    "NAME", "QUALNAME", "NUMBER", "STRING", "PULLBACK", "RPAR", "RSQB", "RBRACE",
+})
+# Tokens that can start an expression: named together as "an expression" in messages.
+_STARTS_EXPRESSION = frozenset({
+    "NAME", "QUALNAME", "NUMBER", "STRING", "PULLBACK", "LPAR", "LSQB", "LBRACE", "MINUS",
 })
 
 # Terminal names in words, for "expected …" messages.
@@ -35,7 +59,7 @@ TOKEN_WORDS = {
     "RANGE": "`..`", "OPLUS": "`(+)`", "PLUS": "`+`", "MINUS": "`-`", "STAR": "`*`",
     "SLASH": "`/`", "CARET": "`^`", "LPAR": "`(`", "RPAR": "`)`", "LSQB": "`[`", "RSQB": "`]`",
     "LBRACE": "`{`", "RBRACE": "`}`", "COMMA": "`,`", "COLON": "`:`", "EQUAL": "`=`",
-    "SEMICOLON": "`;`", "_NL": "a new line", "$END": "the end of the file",
+    "SEMICOLON": "`;`", "_NL": "the end of the line", "$END": "the end of the file",
 }
 
 
@@ -57,28 +81,38 @@ def _token_word(name: str) -> str:
 
 
 class _Newlines:
-    """Post-lexer: drop newlines that cannot end a statement."""
+    """Post-lexer: drop the newlines that cannot end a statement."""
 
     always_accept = ("_NL",)
 
     def process(self, stream):
-        depth = 0
+        depth = 0  # open ( [ and set/table braces: a newline inside them is a space
+        braces: list[bool] = []  # for each open `{`: True for a set/table, False for a block
         prev = None
         pending = None  # a newline waiting to see the next token
+        after, before, ends = _CONTINUE_AFTER, _CONTINUE_BEFORE, _ENDS_EXPRESSION
         for tok in stream:
             kind = tok.type
             if kind == "_NL":
-                if depth == 0 and prev is not None and prev not in _CONTINUE_AFTER:
-                    pending = pending or tok
+                if pending is None and depth == 0 and prev is not None and prev not in after:
+                    pending = tok
                 continue
             if pending is not None:
-                if kind not in _CONTINUE_BEFORE:
+                if kind not in before:
                     yield pending
                 pending = None
-            if kind in ("LPAR", "LSQB"):
+            if kind == "LPAR" or kind == "LSQB":
                 depth += 1
-            elif kind in ("RPAR", "RSQB") and depth:
-                depth -= 1
+            elif kind == "RPAR" or kind == "RSQB":
+                if depth:
+                    depth -= 1
+            elif kind == "LBRACE":
+                is_set = prev not in ends
+                braces.append(is_set)
+                depth += is_set
+            elif kind == "RBRACE":
+                if braces and braces.pop() and depth:
+                    depth -= 1
             prev = kind
             yield tok
         if pending is not None:
@@ -101,16 +135,25 @@ class _Builder(Transformer):
     def _tok(self, t: Token) -> Span:
         return Span(self.file, t.line, t.column, t.end_line, t.end_column)
 
-    def _sp(self, x) -> Span:
-        return self._tok(x) if isinstance(x, Token) else x.span
-
     def _cover(self, first, last) -> Span:
-        return self._sp(first).to(self._sp(last))
+        """From the start of `first` to the end of `last` (tokens or nodes)."""
+        if type(first) is Token:
+            line, col = first.line, first.column
+        else:
+            s = first.span
+            line, col = s.line, s.column
+        if type(last) is Token:
+            return Span(self.file, line, col, last.end_line, last.end_column)
+        s = last.span
+        return Span(self.file, line, col, s.end_line, s.end_column)
+
+    def _name(self, t: Token) -> A.Name:
+        return A.Name(t.value, span=self._tok(t))
 
     # -- statements
     def start(self, items):
         stmts = tuple(items)
-        span = stmts[0].span.to(stmts[-1].span) if stmts else Span(self.file, 1, 1, 1, 1)
+        span = (self._cover(stmts[0], stmts[-1]) if stmts else Span(self.file, 1, 1, 1, 1))
         return A.SourceFile(stmts, span=span)
 
     def import_stmt(self, c):
@@ -121,10 +164,7 @@ class _Builder(Transformer):
         return A.ParamDecl(names, span=self._cover(c[0], names[-1]))
 
     def name_list(self, c):
-        return tuple(A.Name(str(t), span=self._tok(t)) for t in c)
-
-    def _name(self, t: Token) -> A.Name:
-        return A.Name(str(t), span=self._tok(t))
+        return tuple([self._name(t) for t in c])
 
     def category(self, c):
         return A.CategoryDecl(self._name(c[1]), tuple(c[2:-1]), span=self._cover(c[0], c[-1]))
@@ -153,33 +193,31 @@ class _Builder(Transformer):
 
     def functor(self, c):
         kw, name, src, _arrow, tgt, body = c
-        if isinstance(body, tuple) and body and body[0] == "map_block":
-            return A.FunctorDecl(self._name(name), src, tgt, body[1], None,
-                                 span=self._cover(kw, body[2]))
+        if type(body) is tuple:  # a map block: (mappings, closing brace)
+            return A.FunctorDecl(self._name(name), src, tgt, body[0], None,
+                                 span=self._cover(kw, body[1]))
         return A.FunctorDecl(self._name(name), src, tgt, None, body, span=self._cover(kw, body))
 
     def transformation(self, c):
         kw, name, src, _arrow, tgt, body = c
-        return A.TransformationDecl(self._name(name), src, tgt, body[1],
-                                    span=self._cover(kw, body[2]))
+        return A.TransformationDecl(self._name(name), src, tgt, body[0],
+                                    span=self._cover(kw, body[1]))
 
     def map_block(self, c):
-        rbrace = c[-1]
-        mappings = []
-        for item in c[:-1]:
-            if not isinstance(item, A.Lambda) or item.span is None:
-                raise _SyntaxProblem(Diagnostic(
-                    "E105", "expected a mapping `X |-> value` here", self._sp(item),
-                    hints=("each line of a functor or transformation body maps one object or "
-                           "generator: `A |-> R^2`, `f |-> [[1, 0]]`",)))
-            mappings.append(self._mapping(item))
-        return ("map_block", tuple(mappings), rbrace)
+        return (tuple(c[:-1]), c[-1])
 
-    def _mapping(self, lam: A.Lambda) -> A.Mapping:
-        # `maps_to` built a Lambda; at the top of a body item it is a mapping instead, and its
-        # left side was kept whole in `_mapsto_source`.
-        source = self._mapsto_source.pop(id(lam))
-        return A.Mapping(source, lam.body, span=lam.span)
+    def map_item(self, c):
+        source, _arrow, image = c
+        return A.Mapping(source, image, span=self._cover(source, image))
+
+    def bad_map_item(self, c):
+        raise _SyntaxProblem(Diagnostic(
+            "E105", "expected a mapping `X |-> value` here", self._node_span(c[0]),
+            hints=("each line of a functor or transformation body maps one object or "
+                   "generator: `A |-> R^2`, `f |-> [[1, 0]]`",)))
+
+    def _node_span(self, x) -> Span:
+        return self._tok(x) if type(x) is Token else x.span
 
     def data_stmt(self, c):
         return A.DataDecl(self._name(c[1]), c[2], span=self._cover(c[0], c[2]))
@@ -189,7 +227,8 @@ class _Builder(Transformer):
 
     def sweep_stmt(self, c):
         kw, name, base, *bindings = c
-        return A.SweepDecl(self._name(name), base, tuple(bindings), span=self._cover(kw, bindings[-1]))
+        return A.SweepDecl(self._name(name), base, tuple(bindings),
+                           span=self._cover(kw, bindings[-1]))
 
     def binding(self, c):
         return A.Binding(self._name(c[0]), c[1], span=self._cover(c[0], c[1]))
@@ -214,29 +253,25 @@ class _Builder(Transformer):
 
     def check_stmt(self, c):
         kw, *rest = c
-        targets = tuple(x for x in rest if not isinstance(x, A.Keyword))
-        options = tuple(x for x in rest if isinstance(x, A.Keyword))
+        targets = tuple([x for x in rest if type(x) is not A.Keyword])
+        options = tuple([x for x in rest if type(x) is A.Keyword])
         return A.CheckDecl(targets, options, span=self._cover(kw, rest[-1]))
 
     def kwarg(self, c):
-        return A.Keyword(str(c[0]), c[1], span=self._cover(c[0], c[1]))
+        return A.Keyword(c[0].value, c[1], span=self._cover(c[0], c[1]))
 
     # -- expressions
     def maps_to(self, c):
         lhs, _arrow, body = c
-        if isinstance(lhs, A.Name):
+        if type(lhs) is A.Name:
             params = (lhs,)
-        elif isinstance(lhs, A.Tuple) and all(isinstance(p, A.Name) for p in lhs.items):
+        elif type(lhs) is A.Tuple and all(type(p) is A.Name for p in lhs.items):
             params = lhs.items
         else:
-            params = None
-        lam = A.Lambda(params or (), body, span=self._cover(lhs, body))
-        # Remember the left side: a body item reads it as the mapping's source, where any
-        # expression (`R^n`, `m`, `f`) is allowed; elsewhere it must be lambda parameters.
-        self._mapsto_source[id(lam)] = lhs
-        if params is None:
-            self._bad_lambdas[id(lam)] = lhs
-        return lam
+            raise _SyntaxProblem(Diagnostic(
+                "E104", "the parameters of a lambda must be a name or a tuple of names",
+                lhs.span, hints=("write `t |-> …` or `(s, t) |-> …`",)))
+        return A.Lambda(params, body, span=self._cover(lhs, body))
 
     def range(self, c):
         return A.Range(c[0], c[2], span=self._cover(c[0], c[2]))
@@ -244,52 +279,56 @@ class _Builder(Transformer):
     def compose_chain(self, c):
         # Operands and operators alternate; `.`/`∘` put the next operand first (applicative),
         # `>>`/`≫` put it last (diagrammatic). The result lists parts in applicative order.
+        # A mixed chain groups to the left: `f >> g . h` is `(f >> g) . h`.
         parts = [c[0]]
-        for op, operand in zip(c[1::2], c[2::2]):
-            if str(op) in (".", "∘"):
-                parts.append(operand)
+        for i in range(1, len(c), 2):
+            if c[i].value in (".", "∘"):
+                parts.append(c[i + 1])
             else:
-                parts.insert(0, operand)
+                parts.insert(0, c[i + 1])
         return A.Compose(tuple(parts), span=self._cover(c[0], c[-1]))
 
     def oplus(self, c):
         return A.BinOp("(+)", c[0], c[2], span=self._cover(c[0], c[2]))
 
     def binop(self, c):
-        return A.BinOp(str(c[1]), c[0], c[2], span=self._cover(c[0], c[2]))
+        return A.BinOp(c[1].value, c[0], c[2], span=self._cover(c[0], c[2]))
 
     def neg(self, c):
         return A.Neg(c[1], span=self._cover(c[0], c[1]))
 
     def call(self, c):
-        func, *args, rpar = c
-        args = tuple(a for a in args if a is not None)
-        return A.Call(func, args, span=self._cover(func, rpar))
+        return A.Call(c[0], tuple(c[1:-1]), span=self._cover(c[0], c[-1]))
 
     def name(self, c):
-        return A.Name(str(c[0]), span=self._tok(c[0]))
+        t = c[0]
+        return A.Name(t.value, span=self._tok(t))
 
     def qualname(self, c):
-        return A.QualName(tuple(str(c[0]).split(".")), span=self._tok(c[0]))
+        t = c[0]
+        return A.QualName(tuple(t.value.split(".")), span=self._tok(t))
 
     def number(self, c):
-        return A.Number(str(c[0]), span=self._tok(c[0]))
+        t = c[0]
+        return A.Number(t.value, span=self._tok(t))
 
     def string(self, c):
         return A.String(self._string_value(c[0]), span=self._tok(c[0]))
 
     def _string_value(self, t: Token) -> str:
-        body = str(t)[1:-1]
+        body = t.value[1:-1]
+        if "\\" not in body:
+            return body
         out, i = [], 0
-        escapes = {"n": "\n", "t": "\t", '"': '"', "\\": "\\"}
+        escapes = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\"}
         while i < len(body):
             ch = body[i]
             if ch == "\\":
-                nxt = body[i + 1]
+                nxt = body[i + 1]  # the STRING pattern never ends on a lone backslash
                 if nxt not in escapes:
                     raise _SyntaxProblem(Diagnostic(
                         "E106", f"unknown escape `\\{nxt}` in a string", self._tok(t),
-                        hints=('the escapes are \\n, \\t, \\" and \\\\',)))
+                        hints=('the escapes are \\n, \\t, \\r, \\" and \\\\',)))
                 out.append(escapes[nxt])
                 i += 2
             else:
@@ -328,13 +367,10 @@ def _handle() -> _ParserHandle:
     return _ParserHandle()
 
 
-def parse(text: str, file: str = "<input>") -> A.SourceFile:
-    """Parse one file; raise `DiagnosticError` (code E1xx) on the first syntax error."""
+def _parse(text: str, file: str) -> tuple[A.SourceFile, list[Token]]:
     h = _handle()
     with h.lock:
         h.builder.file = file
-        h.builder._mapsto_source = {}
-        h.builder._bad_lambdas = {}
         h.comments.clear()
         try:
             tree = h.lark.parse(text)
@@ -342,32 +378,28 @@ def parse(text: str, file: str = "<input>") -> A.SourceFile:
             raise DiagnosticError([p.diagnostic]) from None
         except UnexpectedInput as e:
             raise DiagnosticError([_syntax_diagnostic(e, text, file)]) from None
-        bad = dict(h.builder._bad_lambdas)
-        # Lambdas that became body mappings were popped; what remains is a real lambda.
-        bad = {k: v for k, v in bad.items() if k in h.builder._mapsto_source}
-        comments = list(h.comments)
-    if bad:
-        lhs = next(iter(bad.values()))
-        raise DiagnosticError([Diagnostic(
-            "E104", "the parameters of a lambda must be a name or a tuple of names", lhs.span,
-            hints=("write `t |-> …` or `(s, t) |-> …`",))])
-    _last_comments[file] = comments
-    return tree
+        finally:
+            comments = list(h.comments)
+            h.comments.clear()
+    return tree, comments
 
 
-_last_comments: dict[str, list[Token]] = {}
+def parse(text: str, file: str = "<input>") -> A.SourceFile:
+    """Parse one file; raise `DiagnosticError` (code E1xx) on the first syntax error."""
+    return _parse(text, file)[0]
 
 
 def parse_with_comments(text: str, file: str = "<input>"):
-    """Parse, and also return the comments as printer `Comment`s (for `catdsl fmt`)."""
+    """Parse, and also return the comments and empty lines as printer `Comment`s (for fmt)."""
     from catdsl.syntax.printer import Comment
 
-    tree = parse(text, file)
-    lines = text.splitlines()
-    comments = tuple(
-        Comment(t.line, str(t).rstrip(), bool(lines[t.line - 1][: t.column - 1].strip()))
-        for t in _last_comments.pop(file, []))
-    return tree, comments
+    tree, tokens = _parse(text, file)
+    lines = text.split("\n")  # lark counts lines by "\n" only; so must we
+    comments = [
+        Comment(t.line, t.value.rstrip(), bool(lines[t.line - 1][: t.column - 1].strip()))
+        for t in tokens]
+    comments.extend(Comment(n, "", False) for n, line in enumerate(lines, 1) if not line.strip())
+    return tree, tuple(comments)
 
 
 def _syntax_diagnostic(e: UnexpectedInput, text: str, file: str) -> Diagnostic:
@@ -376,24 +408,96 @@ def _syntax_diagnostic(e: UnexpectedInput, text: str, file: str) -> Diagnostic:
         span = Span(file, e.line, e.column, e.line, e.column + 1)
         return Diagnostic("E101", f"unexpected character {ch!r}", span,
                           hints=_hint_for_character(ch))
-    assert isinstance(e, UnexpectedToken)
+    if not isinstance(e, UnexpectedToken):  # not raised by an LALR parse; kept for safety
+        line, col = _end_position(text)
+        return Diagnostic("E103", "unexpected end of file", Span(file, line, col, line, col))
     tok = e.token
-    expected = sorted({_token_word(x) for x in e.expected if not x.startswith("__")})
-    words = _join_or(expected)
+    expected = _acceptable(e)
+    words = _expected_words(expected)
     if tok.type == "$END":
-        line = text.count("\n") + 1
-        col = len(text) - (text.rfind("\n") + 1) + 1
+        line, col = _end_position(text)
         span = Span(file, line, col, line, col)
-        return Diagnostic("E103", f"unexpected end of file; expected {words}", span)
-    span = Span(file, tok.line, tok.column, tok.end_line or tok.line,
-                tok.end_column or tok.column + 1)
-    shown = "a new line" if tok.type == "_NL" else f"`{tok}`"
+        return Diagnostic("E103", f"unexpected end of file; expected {words}", span,
+                          hints=_unclosed_hint(text))
+    line, col = tok.line, tok.column
+    end_line = tok.end_line or line
+    end_col = tok.end_column or col + 1
+    if tok.type == "_NL":  # point at the end of the line, not at the line break itself
+        end_line, end_col = line, col + 1
+    span = Span(file, line, col, end_line, end_col)
+    shown = "end of line" if tok.type == "_NL" else f"`{tok}`"
     hints: tuple[str, ...] = ()
-    if tok.type in ("OBJECTS", "OBJECT", "EQ", "PULLBACK", "PUSHOUT"):
+    if tok.type in ("OBJECTS", "OBJECT", "EQ", "PULLBACK", "PUSHOUT") and "RBRACE" not in expected:
         hints = (f"`{tok}` declarations belong inside a `category {{ … }}` block",)
-    elif tok.type == "_NL" and "RPAR" in e.expected:
+    elif tok.type == "_NL" and "RPAR" in expected:
         hints = ("a bracket is not closed before the end of the line",)
+    elif tok.type == "_NL" and "MAPSTO" in expected:
+        hints = ("each item of a functor or transformation body is a mapping `X |-> value`",)
     return Diagnostic("E102", f"unexpected {shown}; expected {words}", span, hints=hints)
+
+
+def _acceptable(e: UnexpectedToken) -> set[str]:
+    """The terminals the parser would accept where it stopped.
+
+    An LALR state's lookahead sets are merged across contexts, so `e.expected` can name
+    tokens that no input could put there; trying each on a copy of the parser is exact.
+    """
+    ip = getattr(e, "interactive_parser", None)
+    if ip is None:
+        return set(e.expected)
+    found = set()
+    for kind in ip.choices():
+        if not kind.isupper() or kind.startswith("__"):
+            continue
+        try:
+            trial = ip.copy()
+            trial.feed_token(Token(kind, ""))
+        except Exception:  # rejected, or a callback refused the fake token: not expected
+            continue
+        found.add(kind)
+    return found or set(e.expected)
+
+
+_STATEMENT_KEYWORDS = frozenset({
+    "IMPORT", "PARAM", "CATEGORY", "FUNCTOR", "TRANSFORMATION", "DATA", "MODEL", "SWEEP",
+    "CLASSES", "PERSISTENCE", "TRANSFER", "CHECK",
+})
+_KEYWORDS = frozenset(w.upper() for w in RESERVED_WORDS)
+# What may follow an operand: binary operators, a call's `(`, and `|->` after a lambda's head.
+_OPERATORS = frozenset({
+    "COMPOSE", "OPLUS", "PLUS", "MINUS", "STAR", "SLASH", "CARET", "RANGE", "MAPSTO", "LPAR",
+})
+
+
+def _expected_words(expected) -> str:
+    names = {x for x in expected if not x.startswith("__")}
+    words = []
+    if _STARTS_EXPRESSION <= names:
+        names -= _STARTS_EXPRESSION
+        words.append("an expression")
+    if "NAME" in names and _KEYWORDS - {"PULLBACK"} <= names:
+        names -= _KEYWORDS  # a keyword argument's name: any name or keyword
+    if _STATEMENT_KEYWORDS <= names:
+        names -= _STATEMENT_KEYWORDS
+        words.append("a statement")
+    if {"PLUS", "STAR", "SLASH", "CARET"} <= names:
+        names -= _OPERATORS
+        words.append("an operator")
+    words.extend(sorted({_token_word(x) for x in names}))
+    return _join_or(words)
+
+
+def _end_position(text: str) -> tuple[int, int]:
+    line = text.count("\n") + 1
+    return line, len(text) - (text.rfind("\n") + 1) + 1
+
+
+def _unclosed_hint(text: str) -> tuple[str, ...]:
+    if text.count("{") > text.count("}"):
+        return ("a `{` is not closed",)
+    if text.count("(") > text.count(")") or text.count("[") > text.count("]"):
+        return ("a bracket is not closed",)
+    return ()
 
 
 def _join_or(words: list[str]) -> str:
@@ -407,6 +511,10 @@ def _join_or(words: list[str]) -> str:
 def _hint_for_character(ch: str) -> tuple[str, ...]:
     if ch == "'":
         return ('strings use double quotes: "…"',)
+    if ch == '"':
+        return ("this string is not closed before the end of the line",)
     if ch in "<≤≥":
         return ("comparisons are not expressions; arrows are `->`, `=>` and `|->`",)
+    if ch == "|":
+        return ("maps-to is written `|->` or `↦`",)
     return ()

@@ -48,8 +48,7 @@ def _expr(e: A.Expr) -> str:
         case A.Number(text=t):
             return t
         case A.String(value=v):
-            return '"' + v.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace(
-                "\t", "\\t") + '"'
+            return string_literal(v)
         case A.Tuple(items=items):
             if len(items) == 1:
                 return f"({expr(items[0])},)"
@@ -77,6 +76,14 @@ def _expr(e: A.Expr) -> str:
             head = params[0].id if len(params) == 1 else "(" + ", ".join(p.id for p in params) + ")"
             return f"{head} |-> {expr(body, _LAMBDA)}"
     raise TypeError(f"not an expression: {e!r}")
+
+
+_ESCAPES = str.maketrans({"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t", "\r": "\\r"})
+
+
+def string_literal(value: str) -> str:
+    """`value` as a `.cat` string literal, escaping what the lexer would not read back."""
+    return '"' + value.translate(_ESCAPES) + '"'
 
 
 def _arg(a: A.Expr | A.Keyword) -> str:
@@ -111,32 +118,41 @@ def mapping_text(m: A.Mapping) -> str:
 
 @dataclass(frozen=True)
 class Comment:
+    """A comment of the source (`# …`), or with empty `text` an empty line of it.
+
+    `parse_with_comments` returns both, so `catdsl fmt` keeps comments and the paragraphs
+    that blank lines make (several empty lines shrink to one).
+    """
+
     line: int
     text: str
     trailing: bool  # after code on the same line
 
 
 class _Comments:
-    """Hands out the comments that belong before a line, or at the end of one."""
+    """Hands out the comments of a file to the lines that print them.
+
+    A full-line comment (or empty line) is printed before the first statement or block item
+    that starts after it; a trailing comment stays at the end of the last statement, item,
+    block header or closing brace that ends on its line.
+    """
 
     def __init__(self, comments: tuple[Comment, ...]):
-        self.pending = sorted(comments, key=lambda c: c.line)
+        self.pending = sorted(comments, key=lambda c: (c.line, c.trailing))
 
     def before(self, line: int) -> list[str]:
+        """Every comment not yet printed from a line before `line` ("" for an empty line)."""
         out = []
-        while self.pending and self.pending[0].line < line and not self.pending[0].trailing:
+        while self.pending and self.pending[0].line < line:
             out.append(self.pending.pop(0).text)
-        while self.pending and self.pending[0].line < line and self.pending[0].trailing:
-            # a trailing comment on a line we did not print as such: keep it as a full line
-            out.append(self.pending.pop(0).text)
-            out.extend(self.before(line))
         return out
 
-    def trailing(self, first: int, last: int) -> str:
+    def trailing(self, first: int, last: int) -> list[str]:
+        """The trailing comments on lines `first`..`last`."""
         found = [c for c in self.pending if c.trailing and first <= c.line <= last]
         for c in found:
             self.pending.remove(c)
-        return "".join(f"  {c.text}" for c in found)
+        return [c.text for c in found]
 
     def rest(self) -> list[str]:
         out = [c.text for c in self.pending]
@@ -144,54 +160,79 @@ class _Comments:
         return out
 
 
+def _lead(lines: list[str], indent: str, first: bool, blank: bool) -> list[str]:
+    """Comments and empty lines before a statement or item: runs of empty lines become one,
+    none opens a file or block, and `blank` asks for one before everything."""
+    out: list[str] = []
+    for text in lines:
+        if not text:
+            if out and out[-1] == "":
+                continue
+            out.append("")
+        else:
+            out.append(indent + text)
+    if first:
+        while out and out[0] == "":
+            out.pop(0)
+    elif blank and (not out or out[0] != ""):
+        out.insert(0, "")
+    return out
+
+
+def _with_trailing(text: str, comments: list[str], indent: str = "") -> list[str]:
+    """`text` with its first trailing comment; any others follow on lines of their own."""
+    if not comments:
+        return [text]
+    return [f"{text}  {comments[0]}", *(indent + c for c in comments[1:])]
+
+
+def _is_block(stmt: A.Statement) -> bool:
+    return isinstance(stmt, A.CategoryDecl) or (
+        isinstance(stmt, (A.FunctorDecl, A.TransformationDecl)) and stmt.mappings is not None)
+
+
 def to_text(tree: A.SourceFile, comments: tuple[Comment, ...] = ()) -> str:
     """The canonical text of a whole file (ends with a newline)."""
     cs = _Comments(comments)
-    chunks: list[list[str]] = []
-    for stmt in tree.statements:
-        lead = cs.before(stmt.span.line)
-        lines = _statement_lines(stmt, cs)
-        block = isinstance(stmt, (A.CategoryDecl, A.FunctorDecl, A.TransformationDecl)) and len(lines) > 1
-        chunks.append((lead, lines, block))
     out: list[str] = []
-    prev_block = False
-    for i, (lead, lines, block) in enumerate(chunks):
-        if i and (block or prev_block or (lead and not _is_trailing_run(out))):
-            out.append("")
-        out.extend(lead)
-        out.extend(lines)
-        prev_block = block
-    tail = cs.rest()
-    if tail:
-        if out:
-            out.append("")
-        out.extend(tail)
+    stmts = tree.statements
+    for i, stmt in enumerate(stmts):
+        blank = i > 0 and (_is_block(stmt) or _is_block(stmts[i - 1]))
+        out.extend(_lead(cs.before(stmt.span.line), "", not out, blank))
+        next_line = stmts[i + 1].span.line if i + 1 < len(stmts) else None
+        out.extend(_statement_lines(stmt, cs, next_line))
+    tail = _lead(cs.rest(), "", not out, False)
+    while tail and tail[-1] == "":
+        tail.pop()
+    out.extend(tail)
     return "\n".join(out) + "\n" if out else ""
 
 
-def _is_trailing_run(out: list[str]) -> bool:
-    return not out
+def _own_last(span, next_line: int | None) -> int:
+    """The last line whose trailing comment belongs to the construct at `span`."""
+    return span.end_line - 1 if next_line == span.end_line else span.end_line
 
 
-def _statement_lines(stmt: A.Statement, cs: _Comments) -> list[str]:
+def _statement_lines(stmt: A.Statement, cs: _Comments, next_line: int | None) -> list[str]:
     def one(text: str) -> list[str]:
-        return [text + cs.trailing(stmt.span.line, stmt.span.end_line)]
+        return _with_trailing(text, cs.trailing(stmt.span.line, _own_last(stmt.span, next_line)))
 
     match stmt:
         case A.Import(path=p):
-            return one(f"import {_expr(A.String(p))}")
+            return one(f"import {string_literal(p)}")
         case A.ParamDecl(names=names):
             return one(f"param {_names(names)}")
         case A.CategoryDecl(name=n, items=items):
-            return _block(f"category {n.id}", stmt, [(i.span, item_text(i)) for i in items], cs)
+            return _block(f"category {n.id}", stmt, [(i.span, item_text(i)) for i in items], cs,
+                          next_line)
         case A.FunctorDecl(name=n, source=s, target=t, mappings=ms, definition=d):
             head = f"functor {n.id} : {expr(s)} -> {expr(t)}"
             if ms is None:
                 return one(f"{head} = {expr(d)}")
-            return _block(head, stmt, [(m.span, mapping_text(m)) for m in ms], cs)
+            return _block(head, stmt, [(m.span, mapping_text(m)) for m in ms], cs, next_line)
         case A.TransformationDecl(name=n, source=s, target=t, mappings=ms):
             head = f"transformation {n.id} : {expr(s)} => {expr(t)}"
-            return _block(head, stmt, [(m.span, mapping_text(m)) for m in ms], cs)
+            return _block(head, stmt, [(m.span, mapping_text(m)) for m in ms], cs, next_line)
         case A.DataDecl(name=n, value=v):
             return one(f"data {n.id} = {expr(v)}")
         case A.ModelDecl(name=n, value=v):
@@ -212,13 +253,22 @@ def _statement_lines(stmt: A.Statement, cs: _Comments) -> list[str]:
     raise TypeError(f"not a statement: {stmt!r}")
 
 
-def _block(head: str, stmt, items, cs: _Comments) -> list[str]:
-    first_item_line = items[0][0].line if items else stmt.span.end_line
-    lines = [head + " {" + cs.trailing(stmt.span.line, min(stmt.span.line, first_item_line - 1)
-                                       if first_item_line > stmt.span.line else stmt.span.line - 1)]
-    for span, text in items:
-        lines.extend("  " + c for c in cs.before(span.line))
-        lines.append("  " + text + cs.trailing(span.line, span.end_line))
-    lines.extend("  " + c for c in cs.before(stmt.span.end_line))
-    lines.append("}" + cs.trailing(stmt.span.end_line, stmt.span.end_line))
+def _block(head: str, stmt, items, cs: _Comments, next_line: int | None) -> list[str]:
+    """A `head { … }` block: one item per line, indented by two spaces."""
+    span = stmt.span
+    first = items[0][0].line if items else span.end_line
+    header_last = first - 1 if first > span.line else span.line - 1
+    lines = _with_trailing(head + " {", cs.trailing(span.line, header_last), "  ")
+    for k, (item_span, text) in enumerate(items):
+        lines.extend(_lead(cs.before(item_span.line), "  ", k == 0, False))
+        after = items[k + 1][0].line if k + 1 < len(items) else span.end_line
+        lines.extend(_with_trailing("  " + text, cs.trailing(item_span.line,
+                                                             _own_last(item_span, after)), "  "))
+    inside = _lead(cs.before(span.end_line), "  ", not items, False)
+    while inside and inside[-1] == "":
+        inside.pop()
+    lines.extend(inside)
+    closing_line = span.end_line
+    last = closing_line - 1 if next_line == closing_line else closing_line
+    lines.extend(_with_trailing("}", cs.trailing(closing_line, last)))
     return lines

@@ -1,0 +1,221 @@
+"""Smooth: the spaces R^n and smooth maps given by formulas, composed by substitution.
+
+A map R^n -> R^m is a lambda `(x, y) |-> (x*y, sin(x))` with n parameters and m components
+(a scalar body when m = 1). Its variables are renamed to shared canonical ones, so maps
+written with different variable names compare as functions. Equality: `simplify` of the
+difference first; otherwise a property test at drawn points of [-3, 3]^n (params drawn too).
+
+Axioms, as running examples:
+
+>>> from catdsl.syntax.parse import parse
+>>> lam = parse("functor F : C -> Smooth { f |-> (x, y) |-> (x*y, sin(x)) }")
+>>> S = Smooth()
+>>> f = S.morphism(lam.statements[0].mappings[0].image, Euclidean(2), Euclidean(2), Env())
+>>> S.equal(S.compose(f, S.identity(Euclidean(2))), f).status
+'proved'
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+import sympy
+
+from backends.symbolic.build import Env, to_sympy
+from backends.symbolic.check import Check, close, search
+from backends.symbolic.notation import cat_text
+from backends.symbolic.vect import vanishes
+from catdsl.backend import BackendError, SemanticRef
+from catdsl.laws.verdict import Verdict
+from catdsl.span import NOWHERE, Span
+from catdsl.syntax import ast as A
+
+# Where property tests draw points (and param values).
+BOX = (-3.0, 3.0)
+
+
+@lru_cache(maxsize=None)
+def coordinate(i: int) -> sympy.Dummy:
+    """The i-th canonical variable of every map's domain (a Dummy: no param can clash)."""
+    return sympy.Dummy(f"x{i + 1}", real=True)
+
+
+def coordinates(n: int) -> tuple[sympy.Dummy, ...]:
+    return tuple(coordinate(i) for i in range(n))
+
+
+@dataclass(frozen=True)
+class Euclidean:
+    """The object R^dim of Smooth."""
+
+    dim: int
+
+    def __str__(self) -> str:
+        return f"R^{self.dim}"
+
+
+@dataclass(frozen=True)
+class SmoothMap:
+    """A map R^dom -> R^cod: one formula per component in `coordinates(dom.dim)`."""
+
+    dom: Euclidean
+    cod: Euclidean
+    body: tuple[sympy.Expr, ...]
+    span: Span = field(default=NOWHERE, compare=False, repr=False)
+
+    def __str__(self) -> str:
+        xs = coordinates(self.dom.dim)
+        names = tuple(f"x{i + 1}" for i in range(self.dom.dim))
+        rename = {x: sympy.Symbol(n) for x, n in zip(xs, names)}
+        head = names[0] if len(names) == 1 else "(" + ", ".join(names) + ")"
+        out = [b.xreplace(rename) for b in self.body]
+        return f"{head} |-> {cat_text(out[0] if len(out) == 1 else tuple(out))}"
+
+
+class Smooth:
+    """The semantic category `Smooth` (LANGUAGE.md §3.1)."""
+
+    name = "Smooth"
+
+    def __init__(self, ref: SemanticRef | None = None) -> None:
+        if ref is not None and (ref.args or ref.kwargs):
+            raise BackendError("E311", "`Smooth` takes no arguments", ref.span)
+
+    def object(self, value: A.Expr, env: Env | None = None) -> Euclidean:
+        """`R^n` with n a non-negative integer (`R` is R^1)."""
+        match value:
+            case A.Name(id="R"):
+                return Euclidean(1)
+            case A.BinOp(op="^", left=A.Name(id="R"), right=n):
+                d = to_sympy(n, env or Env())
+                if getattr(d, "is_Integer", False) and d >= 0:
+                    return Euclidean(int(d))
+                raise BackendError("E307", "the dimension of `R^n` must be a non-negative "
+                                   "integer", n.span)
+        raise BackendError("E306", "expected an object of Smooth, `R^n`", value.span)
+
+    def morphism(self, value: A.Expr, dom: Euclidean, cod: Euclidean, env: Env,
+                 name: str | None = None) -> SmoothMap:
+        """A lambda with dom.dim parameters and cod.dim components."""
+        what = f"{name} : {dom} -> {cod}" if name else f"a map {dom} -> {cod}"
+        body = lambda_body(value, dom.dim, cod.dim, env, what)
+        return SmoothMap(dom, cod, body, value.span)
+
+    def identity(self, obj: Euclidean) -> SmoothMap:
+        return SmoothMap(obj, obj, coordinates(obj.dim))
+
+    def compose(self, g: SmoothMap, f: SmoothMap) -> SmoothMap:
+        """g . f: substitute f's components for g's variables (simultaneously)."""
+        if f.cod != g.dom:
+            raise BackendError("E308", f"`g . f` does not compose: f lands in {f.cod} but g "
+                               f"starts at {g.dom}", g.span if g.span is not NOWHERE else f.span)
+        at = dict(zip(coordinates(g.dom.dim), f.body))
+        return SmoothMap(f.dom, g.cod, tuple(c.xreplace(at) for c in g.body), f.span)
+
+    def equal(self, a: SmoothMap, b: SmoothMap, how: Check | None = None) -> Verdict:
+        """`simplify(lhs - rhs) == 0` proves; otherwise `passed N` or `failed` at a point."""
+        how = how or Check()
+        if a.dom != b.dom or a.cod != b.cod:
+            return Verdict("error", "sympy", f"lhs : {a.dom} -> {a.cod} but rhs : {b.dom} -> "
+                           f"{b.cod}")
+        open_ = [(x, y) for x, y in zip(a.body, b.body) if not _agree_quickly(x, y)]
+        if all(vanishes(x - y) for x, y in open_):
+            return Verdict("proved", "sympy")
+        variables = coordinates(a.dom.dim)
+        params = sorted(set().union(*((x - y).free_symbols for x, y in open_)) - set(variables),
+                        key=str)
+        counter, tried = point_search(list(a.body), list(b.body), (*variables, *params), how)
+        if counter is None:
+            return Verdict("passed", "hypothesis", samples=tried)
+        point, lhs, rhs = counter
+        names = tuple(f"x{i + 1}" for i in range(a.dom.dim)) + tuple(str(p) for p in params)
+        shown = ", ".join(f"{n} = {cat_text(float(v))}" for n, v in zip(names, point))
+        lhs, rhs = (v[0] if len(v) == 1 else tuple(v) for v in (lhs, rhs))
+        return Verdict("failed", "hypothesis",
+                       f"at {shown}: lhs = {cat_text(lhs)}, rhs = {cat_text(rhs)}",
+                       samples=tried, difference=_gap(lhs, rhs))
+
+    def samples(self, dom: Euclidean) -> Any:
+        """A hypothesis strategy of points of R^dom in the test box."""
+        from hypothesis import strategies as st
+
+        return st.tuples(*[st.floats(*BOX, allow_nan=False)] * dom.dim)
+
+    def render(self, x: Euclidean | SmoothMap) -> str:
+        return str(x)
+
+
+def lambda_body(value: A.Expr, arity: int, length: int, env: Env, what: str,
+                variables: tuple[sympy.Symbol, ...] | None = None) -> tuple[sympy.Expr, ...]:
+    """The components of `(x, y) |-> (…)` in canonical variables, checked against the type:
+    `arity` parameters, a body of `length` components (a bare scalar when length is 1)."""
+    if not isinstance(value, A.Lambda):
+        raise BackendError("E303", f"expected a lambda `(x, …) |-> …` for {what}", value.span)
+    if len(value.params) != arity:
+        raise BackendError("E304", f"this lambda takes {len(value.params)} "
+                           f"argument{'s' * (len(value.params) != 1)} but {what} needs {arity}",
+                           value.span)
+    names = [p.id for p in value.params]
+    for p in value.params:
+        if names.count(p.id) > 1:
+            raise BackendError("E304", f"the parameter `{p.id}` is named twice", p.span)
+    variables = variables or coordinates(arity)
+    inner = env.bind(**dict(zip(names, variables)))
+    body = value.body
+    items = body.items if isinstance(body, A.Tuple) else (body,)
+    if len(items) != length:
+        raise BackendError("E304", f"this lambda has {len(items)} "
+                           f"component{'s' * (len(items) != 1)} but {what} needs {length}",
+                           body.span)
+    out = []
+    for node in items:
+        v = to_sympy(node, inner)
+        if not isinstance(v, sympy.Expr) or isinstance(v, sympy.MatrixBase):
+            raise BackendError("E303", "each component must be a number", node.span)
+        out.append(v)
+    return tuple(out)
+
+
+def point_search(lhs: list[sympy.Expr], rhs: list[sympy.Expr], variables, how: Check,
+                 box: tuple[float, float] = BOX):
+    """A drawn point where some lhs[i] and rhs[i] differ beyond tolerance, shrunk:
+    ((point, lhs values, rhs values) or None, tries). Points outside the domain of either
+    side (a non-finite value) are skipped."""
+    from hypothesis import strategies as st
+
+    from backends.symbolic.numeric import compile_numeric
+
+    fl, fr = compile_numeric(lhs, variables), compile_numeric(rhs, variables)
+
+    def values(point):
+        return [float(v) for v in fl(*point)], [float(v) for v in fr(*point)]
+
+    def fails(point):
+        ls, rs = values(point)
+        return any(math.isfinite(u) and math.isfinite(v) and not close(u, v, how.tol)
+                   for u, v in zip(ls, rs))
+
+    points = st.tuples(*[st.floats(*box, allow_nan=False)] * len(variables))
+    found = search(points, fails, how)
+    if not found.found:
+        return None, found.tried
+    ls, rs = values(found.counterexample)
+    return (found.counterexample, ls, rs), found.tried
+
+
+def _gap(lhs: Any, rhs: Any) -> float:
+    pairs = zip(lhs, rhs) if isinstance(lhs, tuple) else [(lhs, rhs)]
+    return max(abs(u - v) for u, v in pairs)
+
+
+def _agree_quickly(x: sympy.Expr, y: sympy.Expr) -> bool:
+    """Cheap exact agreement: the same formula, or equal after expanding."""
+    if x == y:
+        return True
+    return sympy.expand(x - y) == 0
+
+
+__all__ = ["Smooth", "Euclidean", "SmoothMap", "coordinates", "lambda_body", "point_search"]

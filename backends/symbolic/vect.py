@@ -1,0 +1,579 @@
+"""Vect: the spaces R^n and real matrices between them, decided exactly with sympy.
+
+A map `f : R^n -> R^m` is an m×n matrix (rows = dimension of the codomain, columns =
+dimension of the domain), so `g . f` is the matrix product G F. Entries may contain `param`s;
+a law between such matrices holds for all values, for the values solving a condition
+(`conditional`), or for none (`refuted`). Generic functors and transformations given by rules
+(`R^n |-> R^(2*n)`, `m |-> m (+) m`) are decided with matrices of symbolic size, and by
+property tests over drawn dimensions and integer matrices where the symbolic route is silent.
+
+Axioms, as running examples:
+
+>>> V, R2 = Vect(), Space(2)
+>>> f = Linear(R2, R2, sympy.ImmutableMatrix([[1, 2], [3, 4]]))
+>>> V.equal(V.compose(f, V.identity(R2)), f).status               # unit law
+'proved'
+>>> V.equal(V.compose(f, V.compose(f, f)), V.compose(V.compose(f, f), f)).status
+'proved'
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import sympy
+from sympy import (BlockDiagMatrix, BlockMatrix, Identity, ImmutableMatrix, MatMul, MatrixBase,
+                   MatrixExpr, ZeroMatrix)
+
+from backends.symbolic.build import Env, function, not_a_value, number
+from backends.symbolic.check import Check, close, search
+from backends.symbolic.notation import cat_text
+from catdsl.backend import BackendError, SemanticRef
+from catdsl.laws.verdict import Verdict
+from catdsl.span import NOWHERE, Span
+from catdsl.syntax import ast as A
+
+if TYPE_CHECKING:
+    from backends.symbolic.generic import GenericFunctor, GenericTransformation
+
+# Drawn entries and dimensions of the property route: small, so shrunk witnesses are readable.
+ENTRY_RANGE = (-3, 3)
+DIM_RANGE = (1, 4)
+
+
+@dataclass(frozen=True)
+class Space:
+    """The object R^dim (dim an integer, or an integer expression in size symbols)."""
+
+    dim: Any
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "dim", sympy.Integer(self.dim) if isinstance(self.dim, int)
+                           else self.dim)
+
+    def __str__(self) -> str:
+        d = cat_text(self.dim)
+        return f"R^{d}" if self.dim.is_Atom else f"R^({d})"
+
+
+@dataclass(frozen=True)
+class Linear:
+    """A map dom -> cod as its matrix (cod.dim rows, dom.dim columns)."""
+
+    dom: Space
+    cod: Space
+    matrix: Any
+    span: Span = field(default=NOWHERE, compare=False, repr=False)
+
+    def __str__(self) -> str:
+        return cat_text(self.matrix)
+
+
+class Vect:
+    """The semantic category `Vect` (LANGUAGE.md §3.1)."""
+
+    name = "Vect"
+
+    def __init__(self, ref: SemanticRef | None = None) -> None:
+        if ref is not None and (ref.args or ref.kwargs):
+            raise BackendError("E311", "`Vect` takes no arguments", ref.span)
+
+    # ---- the category --------------------------------------------------------------------
+
+    def object(self, value: A.Expr, env: Env) -> Space:
+        """`R^n` (and `R` for R^1); n a non-negative integer, or a size symbol in rules."""
+        match value:
+            case A.Name(id="R") if not _shadowed(env, "R"):
+                return Space(sympy.Integer(1))
+            case A.BinOp(op="^", left=A.Name(id="R"), right=n) if not _shadowed(env, "R"):
+                dim = evaluate(n, env)
+                if _is_dimension(dim):
+                    return Space(dim)
+                raise BackendError("E307", f"the dimension of `R^n` must be a non-negative "
+                                   f"integer, not `{cat_text(dim)}`", n.span)
+        raise BackendError("E306", "expected an object of Vect, `R^n`", value.span,
+                           hints=("objects of Vect are written `R^2`, `R^n`, `R^(2*n)`",))
+
+    def morphism(self, value: A.Expr, dom: Space, cod: Space, env: Env,
+                 name: str | None = None) -> Linear:
+        """A matrix value for a map dom -> cod; its shape must be dim cod × dim dom."""
+        m = evaluate(value, env)
+        if not _is_matrix(m):
+            raise BackendError("E303", f"expected a matrix, not the number `{cat_text(m)}`",
+                               value.span, hints=(f"a 1×1 matrix is written `[[{cat_text(m)}]]`",))
+        rows, cols = m.shape
+        if not (same(rows, cod.dim) and same(cols, dom.dim)):
+            sig = f"{name} : {dom} -> {cod}" if name else f"a map {dom} -> {cod}"
+            hints = ["rows = dimension of the codomain, columns = dimension of the domain"]
+            if same(rows, dom.dim) and same(cols, cod.dim):
+                hints.append("did you mean its transpose, `(…)^T`?")
+            raise BackendError(
+                "E304", f"this matrix is {size_text(m)} but {sig} needs "
+                f"{cat_text(cod.dim)}×{cat_text(dom.dim)}", value.span, hints=tuple(hints))
+        return Linear(dom, cod, m, value.span)
+
+    def identity(self, obj: Space) -> Linear:
+        return Linear(obj, obj, identity_matrix(obj.dim))
+
+    def compose(self, g: Linear, f: Linear) -> Linear:
+        """g . f: f first, as the product G F."""
+        if not same(f.cod.dim, g.dom.dim):
+            raise BackendError("E308", f"`g . f` does not compose: f lands in {f.cod} but g "
+                               f"starts at {g.dom}", g.span if g.span is not NOWHERE else f.span)
+        return Linear(f.dom, g.cod, _matmul(g.matrix, f.matrix), f.span)
+
+    def equal(self, a: Linear, b: Linear, how: Check | None = None) -> Verdict:
+        """lhs = rhs exactly: proved, conditional on the params, or refuted with a witness."""
+        return decide(a.matrix, b.matrix, how or Check())
+
+    def samples(self, dom: Space, cod: Space) -> Any:
+        """A hypothesis strategy of maps dom -> cod with small integer entries."""
+        return integer_matrices(int(cod.dim), int(dom.dim)).map(lambda m: Linear(dom, cod, m))
+
+    def render(self, x: Space | Linear) -> str:
+        return str(x)
+
+    # ---- limits --------------------------------------------------------------------------
+
+    def pullback(self, f: Linear, g: Linear) -> tuple[Space, Linear, Linear]:
+        """P = ker [F | -G] ⊆ A ⊕ B with its projections p : P -> A, q : P -> B."""
+        if not same(f.cod.dim, g.cod.dim):
+            raise BackendError("E308", f"a pullback needs a common codomain: {f.cod} ≠ {g.cod}",
+                               g.span)
+        a, b = int(f.dom.dim), int(g.dom.dim)
+        basis = ImmutableMatrix.hstack(f.matrix, -g.matrix).nullspace()
+        k = len(basis)
+        kernel = ImmutableMatrix.hstack(*basis) if basis else sympy.zeros(a + b, 0)
+        apex = Space(k)
+        p = Linear(apex, f.dom, ImmutableMatrix(kernel[:a, :]))
+        q = Linear(apex, g.dom, ImmutableMatrix(kernel[a:, :]))
+        return apex, p, q
+
+    def universal(self, apex: Space | int, p: Linear, q: Linear, f: Linear, g: Linear,
+                  how: Check | None = None) -> Verdict:
+        """Is (apex, p, q) a pullback of f, g? Commutes, and every cone factors uniquely.
+
+        Exactly: with S = [p; q], mediating maps exist for every cone iff the columns of S
+        span ker [F | -G], and are unique iff S is injective; both are rank conditions.
+        Random cones (drawn in the kernel) are then factored as a cross-check.
+        """
+        how = how or Check()
+        dim = int(apex.dim if isinstance(apex, Space) else apex)
+        square = self.equal(self.compose(f, p), self.compose(g, q), how)
+        if square.status != "proved":
+            return Verdict(square.status, square.via,
+                           f"the square does not commute: {square.witness}")
+        a = int(f.dom.dim)
+        S = ImmutableMatrix.vstack(p.matrix, q.matrix)
+        kernel = ImmutableMatrix.hstack(f.matrix, -g.matrix).nullspace()
+        rank = S.rank()
+        if rank < dim:
+            v = S.nullspace()[0]
+            u0 = ImmutableMatrix(dim, 1, lambda i, _: 1 if i == 0 else 0)
+            x = S * u0
+            return Verdict("refuted", "sympy", (
+                f"the cone (R^1, {cat_text(x[:a, :])}, {cat_text(x[a:, :])}) has two mediating "
+                f"maps: {cat_text(u0)} and {cat_text(u0 + v)}"))
+        for w in kernel:
+            if ImmutableMatrix.hstack(S, w).rank() > rank:
+                return Verdict("refuted", "sympy", (
+                    f"the cone (R^1, {cat_text(w[:a, :])}, {cat_text(w[a:, :])}) commutes "
+                    f"but has no mediating map"))
+        return _random_cones(S, kernel, a, dim, how)
+
+    # ---- generic functors and transformations (LANGUAGE.md §3.2) ----------------------------
+
+    def functor(self, mappings: Sequence[A.Mapping], env: Env, name: str = "F"
+                ) -> "GenericFunctor":
+        """A functor Vect -> Vect from its two rules, `R^n |-> …` and `m |-> …`."""
+        objects = [m for m in mappings if is_object_pattern(m.source)]
+        arrows = [m for m in mappings if isinstance(m.source, A.Name)]
+        for m in mappings:
+            if m not in objects and m not in arrows:
+                raise BackendError("E312", "a generic rule maps `R^n` or a morphism variable `m`",
+                                   m.source.span)
+        if len(objects) != 1 or len(arrows) != 1:
+            raise BackendError(
+                "E312", f"a functor on Vect needs one object rule and one morphism rule, "
+                f"not {len(objects)} and {len(arrows)}",
+                (mappings[0].span if mappings else NOWHERE),
+                hints=("write `R^n |-> R^(2*n)` and `m |-> m (+) m`",))
+        from backends.symbolic.generic import GenericFunctor
+
+        o, m = objects[0], arrows[0]
+        return GenericFunctor((o.source, o.image), (m.source, m.image), env, name)
+
+    def transformation(self, source: "GenericFunctor", target: "GenericFunctor",
+                       mappings: Sequence[A.Mapping], env: Env, name: str = "eta"
+                       ) -> "GenericTransformation":
+        """A transformation between generic functors from its rule `R^n |-> component`."""
+        if len(mappings) != 1 or not is_object_pattern(mappings[0].source):
+            raise BackendError("E312", "a transformation on Vect has one rule, `R^n |-> …`",
+                               mappings[0].source.span if mappings else NOWHERE)
+        from backends.symbolic.generic import GenericTransformation
+
+        m = mappings[0]
+        return GenericTransformation(source, target, (m.source, m.image), env, name)
+
+
+# ---- deciding matrix equations -----------------------------------------------------------
+
+
+def decide(lhs: Any, rhs: Any, how: Check) -> Verdict:
+    """Exact equality of two explicit matrices whose entries may contain params."""
+    if lhs.shape != rhs.shape:
+        return Verdict("error", "sympy", f"lhs is {size_text(lhs)} but rhs is {size_text(rhs)}")
+    if lhs == rhs:
+        return Verdict("proved", "sympy")
+    diffs = [d for d in (lhs - rhs) if not vanishes(d)]
+    if not diffs:
+        return Verdict("proved", "sympy")
+    symbols = sorted(set().union(*(d.free_symbols for d in diffs)), key=str)
+    if not symbols:
+        return Verdict("refuted", "sympy", f"lhs = {cat_text(lhs)}, rhs = {cat_text(rhs)}")
+    if all(d.is_rational_function(*symbols) for d in diffs):
+        try:
+            solutions = _real_solutions(diffs, symbols)
+        except NotImplementedError:
+            solutions = None
+        if solutions is not None:
+            point = _failing_point(diffs, symbols)
+            at = (f"{_assignment(point)}: lhs = {cat_text(lhs.xreplace(point))}, "
+                  f"rhs = {cat_text(rhs.xreplace(point))}") if point else "a generic value"
+            if not solutions:
+                return Verdict("refuted", "sympy", at)
+            clauses = [_assignment(s, " and ") for s in solutions]
+            if len(clauses) > 1:
+                clauses = [f"({c})" if " and " in c else c for c in clauses]
+            condition = " or ".join(clauses)
+            return Verdict("conditional", "sympy", f"holds iff {condition}; fails at {at}")
+    return _property_decide(lhs, rhs, symbols, how)
+
+
+def vanishes(d: sympy.Expr) -> bool:
+    """d = 0 identically: expand, cancel (canonical for rational functions), then simplify."""
+    if d == 0:
+        return True
+    e = sympy.expand(d)
+    if e == 0:
+        return True
+    if e.is_Rational:
+        return False
+    c = sympy.cancel(e)
+    if c == 0:
+        return True
+    syms = c.free_symbols
+    if not c.has(sympy.Function, sympy.Pow, sympy.NumberSymbol) or (
+            syms and c.is_rational_function(*syms) and not _irrational_constants(c)):
+        return False
+    return sympy.simplify(c) == 0
+
+
+def _property_decide(lhs, rhs, symbols, how: Check) -> Verdict:
+    """Params that sympy cannot solve for: compare at drawn values within tolerance."""
+    from hypothesis import strategies as st
+
+    from backends.symbolic.numeric import NotNumeric, compile_numeric
+
+    try:
+        fl = compile_numeric(list(lhs), symbols)
+        fr = compile_numeric(list(rhs), symbols)
+    except NotNumeric as e:
+        return Verdict("unknown", "sympy", f"cannot decide: {e}")
+    point = st.tuples(*[st.floats(-3, 3, allow_nan=False) for _ in symbols])
+
+    def fails(values):
+        return any(not close(float(x), float(y), how.tol)
+                   for x, y in zip(fl(*values), fr(*values)) if _finite(x, y))
+
+    found = search(point, fails, how)
+    if not found.found:
+        return Verdict("passed", "hypothesis", samples=found.tried)
+    at = {s: sympy.Float(v) for s, v in zip(symbols, found.counterexample)}
+    return Verdict("failed", "hypothesis", f"{_assignment(at)}: lhs = "
+                   f"{cat_text(lhs.xreplace(at).evalf(12))}, rhs = "
+                   f"{cat_text(rhs.xreplace(at).evalf(12))}")
+
+
+def _real_solutions(diffs, symbols) -> list[dict]:
+    solutions = sympy.solve(diffs, symbols, dict=True)
+    return [s for s in solutions if all(v.is_real is not False for v in s.values())]
+
+
+def _failing_point(diffs, symbols) -> dict | None:
+    """A small value of the params at which some difference is (exactly) non-zero."""
+    candidates = [0, 1, 2, 3, -1, -2, -3, sympy.Rational(1, 2)]
+    for values in itertools.islice(itertools.product(candidates, repeat=len(symbols)), 512):
+        point = dict(zip(symbols, map(sympy.Integer, values)))
+        for d in diffs:
+            v = d.xreplace(point)
+            if v.is_finite and v.is_number and sympy.expand(v) != 0:
+                return point
+    return None
+
+
+def _assignment(point: dict, sep: str = ", ") -> str:
+    return sep.join(f"{k} = {cat_text(v)}" for k, v in sorted(point.items(), key=lambda kv:
+                                                                 str(kv[0])))
+
+
+def _irrational_constants(e: sympy.Expr) -> bool:
+    return any(not a.is_Rational for a in e.atoms(sympy.Number)) or e.has(sympy.NumberSymbol)
+
+
+def _finite(*xs) -> bool:
+    import math
+
+    return all(math.isfinite(float(x)) for x in xs)
+
+
+def _random_cones(S, kernel, a: int, dim: int, how: Check) -> Verdict:
+    """Draw cones in ker [F | -G] and factor each through S (a cross-check of the ranks)."""
+    from hypothesis import strategies as st
+
+    k = len(kernel)
+    if k == 0:
+        return Verdict("proved", "sympy")
+    K = ImmutableMatrix.hstack(*kernel)
+    cones = st.integers(*DIM_RANGE).flatmap(lambda d: integer_matrices(k, d))
+
+    def fails(C):
+        x = K * C
+        try:
+            _, free = S.gauss_jordan_solve(x)
+        except ValueError:  # no solution: a cone without a mediating map
+            return True
+        return free.shape[0] > 0
+
+    found = search(cones, fails, Check(min(how.samples, 25), how.tol, how.seed))
+    if found.found:
+        x = K * found.counterexample
+        return Verdict("refuted", "hypothesis", f"the cone ({Space(x.cols)}, "
+                       f"{cat_text(x[:a, :])}, {cat_text(x[a:, :])}) does not factor uniquely")
+    return Verdict("proved", "sympy", samples=found.tried)
+
+
+# ---- the value language of Vect ---------------------------------------------------------
+
+
+def evaluate(expr: A.Expr, env: Env) -> Any:
+    """A scalar (sympy.Expr) or a matrix (explicit `ImmutableMatrix` or a symbolic-size
+    `MatrixExpr`) for a value of Vect."""
+    match expr:
+        case A.Number():
+            return number(expr)
+        case A.Name():
+            return env.lookup(expr)
+        case A.Neg(operand=x):
+            return -evaluate(x, env)
+        case A.BinOp(op="(+)", left=l, right=r):
+            return direct_sum(as_matrix(evaluate(l, env)), as_matrix(evaluate(r, env)))
+        case A.BinOp(op="^", left=l, right=A.Name(id="T")) if not _shadowed(env, "T"):
+            m = evaluate(l, env)
+            if not _is_matrix(m):
+                raise BackendError("E308", "only a matrix has a transpose `^T`", expr.span)
+            return m.T
+        case A.BinOp(op=op, left=l, right=r) if op in _ARITH:
+            return _ARITH[op](evaluate(l, env), evaluate(r, env), expr)
+        case A.Compose(parts=parts):
+            values = [evaluate(p, env) for p in parts]
+            for p, v in zip(parts, values):
+                if not _is_matrix(v):
+                    raise BackendError("E308", "only matrices compose", p.span)
+            out = values[-1]
+            for p, g in zip(reversed(parts[:-1]), reversed(values[:-1])):
+                if not same(g.shape[1], out.shape[0]):
+                    raise BackendError(
+                        "E308", f"this composite does not compose: a {size_text(g)} matrix after "
+                        f"a {size_text(out)} one", expr.span,
+                        hints=("`g . f` applies f first: cols(g) must equal rows(f)",))
+                out = _matmul(g, out)
+            return out
+        case A.ListExpr():
+            return _literal(expr, env)
+        case A.Call(func=A.Name(id="I")) if not _shadowed(env, "I"):
+            (n,) = _arguments(expr, 1)
+            return identity_matrix(_dimension(n, env))
+        case A.Call(func=A.Name(id="O")) if not _shadowed(env, "O"):
+            m, n = _arguments(expr, 2)
+            return _zero(_dimension(m, env), _dimension(n, env))
+        case A.Call():
+            fn = function(expr, env)
+            arg = expr.positional[0]
+            v = evaluate(arg, env)
+            if _is_matrix(v):
+                raise BackendError("E308", "functions apply to numbers, not matrices", arg.span)
+            return fn(v)
+    raise not_a_value(expr, "a matrix or a number")
+
+
+def direct_sum(u: Any, v: Any) -> Any:
+    """u ⊕ v, block diagonal."""
+    if isinstance(u, MatrixBase) and isinstance(v, MatrixBase):
+        return ImmutableMatrix(sympy.diag(u, v))
+    return BlockDiagMatrix(u, v)
+
+
+def integer_matrices(rows: int, cols: int) -> Any:
+    """A hypothesis strategy of rows × cols matrices with entries in ENTRY_RANGE."""
+    from hypothesis import strategies as st
+
+    return st.lists(st.integers(*ENTRY_RANGE), min_size=rows * cols, max_size=rows * cols).map(
+        lambda xs: ImmutableMatrix(rows, cols, xs))
+
+
+def _literal(expr: A.ListExpr, env: Env) -> Any:
+    """`[[…], …]`: a matrix of scalars, or a block matrix whose entries are matrices."""
+    rows = expr.items
+    if not rows or not all(isinstance(r, A.ListExpr) and r.items for r in rows):
+        raise BackendError("E305", "a matrix is a non-empty list of rows", expr.span,
+                           hints=("write `[[1, 2, 3]]` for a row and `[[1], [2]]` for a column",))
+    width = len(rows[0].items)
+    for i, row in enumerate(rows):
+        if len(row.items) != width:
+            raise BackendError("E305", f"row {i + 1} has {len(row.items)} entries but row 1 "
+                               f"has {width}", row.span)
+    cells = [[evaluate(x, env) for x in row.items] for row in rows]
+    if not any(_is_matrix(c) for row in cells for c in row):
+        return ImmutableMatrix(cells)
+    grid = [[as_matrix(c) for c in row] for row in cells]
+    for i, row in enumerate(grid):
+        for j, b in enumerate(row):
+            if not same(b.shape[0], row[0].shape[0]):
+                raise BackendError(
+                    "E305", f"this block is {size_text(b)} but the other blocks of its row have "
+                    f"{cat_text(row[0].shape[0])} rows", rows[i].items[j].span)
+            if not same(b.shape[1], grid[0][j].shape[1]):
+                raise BackendError(
+                    "E305", f"this block is {size_text(b)} but the other blocks of its column have "
+                    f"{cat_text(grid[0][j].shape[1])} columns", rows[i].items[j].span)
+    if all(isinstance(b, MatrixBase) for row in grid for b in row):
+        return ImmutableMatrix(sympy.Matrix.vstack(*[sympy.Matrix.hstack(*row)
+                                                     for row in grid]))
+    return BlockMatrix(grid)
+
+
+def _times(x, y, node):
+    if _is_matrix(x) and _is_matrix(y):
+        raise BackendError("E308", "`*` scales a matrix by a number; matrices compose with `.`",
+                           node.span, hints=("write `g . f` for the matrix product G F",))
+    if _is_matrix(y) and not isinstance(y, MatrixBase):
+        return MatMul(x, y)
+    if _is_matrix(x) and not isinstance(x, MatrixBase):
+        return MatMul(y, x)
+    return x * y
+
+
+def _divide(x, y, node):
+    if _is_matrix(y):
+        raise BackendError("E308", "cannot divide by a matrix", node.right.span)
+    if y.is_zero:
+        raise BackendError("E310", "division by zero", node.right.span)
+    return _times(x, 1 / y, node) if _is_matrix(x) else x / y
+
+
+def _plus(sign):
+    def op(x, y, node):
+        if _is_matrix(x) != _is_matrix(y):
+            raise BackendError("E308", "cannot add a matrix and a number", node.span)
+        if _is_matrix(x) and not (same(x.shape[0], y.shape[0]) and same(x.shape[1],
+                                                                          y.shape[1])):
+            raise BackendError("E308", f"cannot add a {size_text(x)} and a {size_text(y)} matrix",
+                               node.span)
+        return x + y if sign > 0 else x - y
+
+    return op
+
+
+def _power(x, y, node):
+    if not _is_matrix(x):
+        if _is_matrix(y):
+            raise BackendError("E308", "a matrix cannot be an exponent", node.right.span)
+        return x**y
+    if not (getattr(y, "is_Integer", False) and y >= 0):
+        raise BackendError("E308", "a matrix power needs a non-negative integer exponent",
+                           node.right.span, hints=("`m^T` is the transpose",))
+    if not same(x.shape[0], x.shape[1]):
+        raise BackendError("E308", f"only a square matrix has powers; this one is {size_text(x)}",
+                           node.left.span)
+    if isinstance(x, MatrixBase):
+        return x**int(y)
+    return MatMul(*[x] * int(y)) if y > 1 else (x if y == 1 else Identity(x.shape[0]))
+
+
+_ARITH = {"+": _plus(1), "-": _plus(-1), "*": _times, "/": _divide, "^": _power}
+
+
+def _arguments(expr: A.Call, k: int) -> tuple[A.Expr, ...]:
+    args = expr.positional
+    if len(args) != k or expr.keywords:
+        name = expr.func.id
+        shape = "I(n)" if name == "I" else "O(m, n)"
+        raise BackendError("E302", f"`{name}` takes {k} argument{'s' * (k > 1)}: `{shape}`",
+                           expr.span)
+    return args
+
+
+def _dimension(node: A.Expr, env: Env) -> Any:
+    d = evaluate(node, env)
+    if not _is_dimension(d):
+        raise BackendError("E307", f"a dimension must be a non-negative integer, not "
+                           f"`{cat_text(d)}`", node.span)
+    return d
+
+
+def _is_dimension(d: Any) -> bool:
+    if not isinstance(d, sympy.Expr) or _is_matrix(d):
+        return False
+    if d.is_Integer:
+        return d >= 0
+    return bool(d.free_symbols) and all(s.is_integer for s in d.free_symbols) and (
+        d.is_integer is not False)
+
+
+def identity_matrix(n: Any) -> Any:
+    return ImmutableMatrix(sympy.eye(int(n))) if n.is_Integer else Identity(n)
+
+
+def _zero(m: Any, n: Any) -> Any:
+    if m.is_Integer and n.is_Integer:
+        return ImmutableMatrix(sympy.zeros(int(m), int(n)))
+    return ZeroMatrix(m, n)
+
+
+def _matmul(g: Any, f: Any) -> Any:
+    if isinstance(g, MatrixBase) and isinstance(f, MatrixBase):
+        return g * f
+    return MatMul(g, f)
+
+
+def _is_matrix(v: Any) -> bool:
+    return isinstance(v, (MatrixBase, MatrixExpr))
+
+
+def as_matrix(v: Any) -> Any:
+    return v if _is_matrix(v) else ImmutableMatrix([[v]])
+
+
+def same(x: Any, y: Any) -> bool:
+    return x == y or sympy.expand(x - y) == 0
+
+
+def size_text(m: Any) -> str:
+    return f"{cat_text(m.shape[0])}×{cat_text(m.shape[1])}"
+
+
+def _shadowed(env: Env, name: str) -> bool:
+    return name in env.bound or name in env.params
+
+
+def is_object_pattern(e: A.Expr) -> bool:
+    return (isinstance(e, A.BinOp) and e.op == "^" and isinstance(e.left, A.Name)
+            and e.left.id == "R" and isinstance(e.right, A.Name))
+
+
+__all__ = ["Vect", "Space", "Linear", "decide", "evaluate", "vanishes", "direct_sum",
+           "integer_matrices"]

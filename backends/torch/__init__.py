@@ -1,0 +1,1 @@
+"""The torch backend: Param, Rep and Dom as training, features and transfer (DESIGN.md §4)."""

@@ -1,0 +1,285 @@
+"""Datasets for the torch backend: a hashable `DataSpec` in, tensors out (the objects of `Dom`).
+
+Every source is read from local files or generated locally; nothing is downloaded and nothing
+is unpickled. Splits and subsets are functions of the spec's seed only, so a spec names one
+dataset exactly and its JSON can key a content hash.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import os
+import struct
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+
+class DataError(Exception):
+    """Bad data input (unknown name, bad option, missing file): rendered as a diagnostic, never a traceback."""
+
+    def __init__(self, message: str, hint: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """A dataset by name plus options, kept as a sorted tuple of (key, value) so equal specs hash equal."""
+
+    name: str
+    options: tuple[tuple[str, Any], ...] = ()
+
+    def __post_init__(self) -> None:
+        opts = self.options.items() if isinstance(self.options, dict) else self.options
+        object.__setattr__(self, "options", tuple(sorted((str(k), v) for k, v in opts)))
+
+    @classmethod
+    def of(cls, name: str, **options: Any) -> "DataSpec":
+        """`DataSpec.of("digits", test=0.25)`: the spec the language's `dataset(...)` call denotes."""
+        return cls(name, tuple(options.items()))
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return dict(self.options).get(key, default)
+
+    def to_json(self) -> str:
+        """Canonical JSON (sorted keys, no whitespace) for content hashes."""
+        return json.dumps({"name": self.name, "options": dict(self.options)},
+                          sort_keys=True, separators=(",", ":"))
+
+
+@dataclass(frozen=True, eq=False)
+class Dataset:
+    """Train and test tensors (float32 inputs, int64 labels) with the per-example input shape."""
+
+    name: str
+    x_train: Any
+    y_train: Any
+    x_test: Any
+    y_test: Any
+    input_shape: tuple[int, ...]
+    num_classes: int
+    spec: DataSpec | None = field(default=None)
+
+    def to(self, device: Any) -> "Dataset":
+        """The same dataset with its tensors on `device`."""
+        return Dataset(self.name, self.x_train.to(device), self.y_train.to(device),
+                       self.x_test.to(device), self.y_test.to(device),
+                       self.input_shape, self.num_classes, self.spec)
+
+
+def load_dataset(spec: DataSpec, cache_dir: str | os.PathLike | None = None) -> Dataset:
+    """Load the dataset `spec` names; generated data (mnist1d) is cached as .npz under `cache_dir`."""
+    source = SOURCES.get(spec.name)
+    if source is None:
+        raise DataError(f"unknown dataset {spec.name!r}",
+                        f"known datasets: {', '.join(sorted(SOURCES))}")
+    loader, defaults = source
+    opts = dict(spec.options)
+    unknown = sorted(set(opts) - set(defaults))
+    if unknown:
+        raise DataError(f"dataset {spec.name!r} has no option {unknown[0]!r}",
+                        f"its options are: {', '.join(sorted(defaults))}")
+    opts = {**defaults, **opts}
+    x_tr, y_tr, x_te, y_te, shape, classes = loader(opts, cache_dir)
+    x_tr, y_tr = _limit(x_tr, y_tr, opts.get("limit"), int(opts.get("seed") or 0), spec.name)
+    import torch
+
+    return Dataset(
+        name=spec.name,
+        x_train=torch.from_numpy(np.ascontiguousarray(x_tr, dtype=np.float32)),
+        y_train=torch.from_numpy(np.ascontiguousarray(y_tr, dtype=np.int64)),
+        x_test=torch.from_numpy(np.ascontiguousarray(x_te, dtype=np.float32)),
+        y_test=torch.from_numpy(np.ascontiguousarray(y_te, dtype=np.int64)),
+        input_shape=tuple(int(s) for s in shape),
+        num_classes=int(classes),
+        spec=spec,
+    )
+
+
+def _limit(x: np.ndarray, y: np.ndarray, limit: Any, seed: int, name: str):
+    """A seeded subset of `limit` training examples (the same subset for the same seed)."""
+    if limit is None:
+        return x, y
+    if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+        raise DataError(f"dataset {name!r}: limit must be a positive integer, got {limit!r}")
+    if limit >= len(y):
+        return x, y
+    keep = np.sort(np.random.default_rng([seed, 1]).permutation(len(y))[:limit])
+    return x[keep], y[keep]
+
+
+def _fraction(opts: dict, key: str, name: str) -> float:
+    value = opts[key]
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 < value < 1:
+        raise DataError(f"dataset {name!r}: {key} must be a fraction strictly between 0 and 1, got {value!r}")
+    return float(value)
+
+
+# --- digits (scikit-learn, bundled) ---------------------------------------------------------
+
+
+def _digits(opts: dict, cache_dir: Any):
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    test = _fraction(opts, "test", "digits")
+    bunch = load_digits()
+    x = bunch.data.astype(np.float32) / 16.0  # pixel counts are 0..16
+    y = bunch.target.astype(np.int64)
+    x_tr, x_te, y_tr, y_te = train_test_split(x, y, test_size=test, random_state=int(opts["seed"]), stratify=y)
+    shape: tuple[int, ...] = (64,)
+    if opts["image"]:
+        x_tr, x_te, shape = x_tr.reshape(-1, 1, 8, 8), x_te.reshape(-1, 1, 8, 8), (1, 8, 8)
+    return x_tr, y_tr, x_te, y_te, shape, 10
+
+
+# --- mnist1d (generated locally, cached) ----------------------------------------------------
+
+
+def _mnist1d(opts: dict, cache_dir: Any):
+    import mnist1d.data as m1d
+
+    n, seed, test = opts["n"], opts["seed"], _fraction(opts, "test", "mnist1d")
+    if not isinstance(n, int) or isinstance(n, bool) or n < 20:
+        raise DataError(f"dataset 'mnist1d': n must be an integer of at least 20, got {n!r}")
+    args = m1d.get_dataset_args(as_dict=True)
+    args.update(num_samples=n, seed=int(seed), train_split=1.0 - test)
+    args.pop("url", None)  # never used: we generate, we do not download
+    key = hashlib.sha256(json.dumps(args, sort_keys=True).encode()).hexdigest()[:16]
+    path = Path(cache_dir) / f"mnist1d-{key}.npz" if cache_dir is not None else None
+    if path is not None and path.exists():
+        with np.load(path, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in ("x", "y", "x_test", "y_test")}
+    else:
+        arrays = _generate_mnist1d(m1d, args)
+        if path is not None:
+            _write_npz_atomic(path, arrays)
+    return arrays["x"], arrays["y"], arrays["x_test"], arrays["y_test"], (arrays["x"].shape[1],), 10
+
+
+def _generate_mnist1d(m1d: Any, args: dict) -> dict[str, np.ndarray]:
+    """Run mnist1d's generator without leaking its global seeding into the caller's RNGs."""
+    import random
+
+    np_state, py_state = np.random.get_state(), random.getstate()
+    try:
+        made = m1d.make_dataset(m1d.ObjectView(dict(args)))
+    finally:
+        np.random.set_state(np_state)
+        random.setstate(py_state)
+    return {"x": made["x"].astype(np.float32), "y": made["y"].astype(np.int64),
+            "x_test": made["x_test"].astype(np.float32), "y_test": made["y_test"].astype(np.int64)}
+
+
+def _write_npz_atomic(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as f:
+        np.savez(f, **arrays)
+    os.replace(tmp, path)
+
+
+# --- MNIST (IDX files) -----------------------------------------------------------------------
+
+MNIST_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+               "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+
+
+def _mnist(opts: dict, cache_dir: Any):
+    root = _root(opts, "mnist", MNIST_FILES)
+    paths = [_find(root, name, (name, name + ".gz"), "mnist", MNIST_FILES) for name in MNIST_FILES]
+    x_tr, y_tr, x_te, y_te = (_read_idx(p) for p in paths)
+    for images, labels, which in ((x_tr, y_tr, "train"), (x_te, y_te, "t10k")):
+        if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
+            raise DataError(f"mnist: {which} images {images.shape} and labels {labels.shape} do not match",
+                            "expected N×28×28 images and N labels")
+    shape = (1,) + tuple(x_tr.shape[1:])
+    return (x_tr.reshape((-1,) + shape) / np.float32(255), y_tr,
+            x_te.reshape((-1,) + shape) / np.float32(255), y_te, shape, 10)
+
+
+_IDX_TYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+
+
+def _read_idx(path: Path) -> np.ndarray:
+    """Read one IDX file (magic: two zero bytes, a type code, the number of dimensions)."""
+    opener: Callable = gzip.open if path.name.endswith(".gz") else open
+    with opener(path, "rb") as f:
+        raw = f.read()
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_TYPES:
+        raise DataError(f"{path} is not an IDX file", "expected the MNIST files as distributed (optionally .gz)")
+    ndim = raw[3]
+    dims = struct.unpack(f">{ndim}I", raw[4:4 + 4 * ndim])
+    dtype = np.dtype(_IDX_TYPES[raw[2]])
+    body = raw[4 + 4 * ndim:]
+    if len(body) != int(np.prod(dims)) * dtype.itemsize:
+        raise DataError(f"{path} is truncated: header says {dims} but the file holds {len(body)} bytes")
+    values = np.frombuffer(body, dtype=dtype).reshape(dims)
+    return values.astype(np.float32) if ndim > 1 else values.astype(np.int64)  # images, labels
+
+
+# --- CIFAR-10 (binary version) ---------------------------------------------------------------
+
+CIFAR10_FILES = tuple(f"data_batch_{i}.bin" for i in range(1, 6)) + ("test_batch.bin",)
+_CIFAR_RECORD = 1 + 3 * 32 * 32
+
+
+def _cifar10(opts: dict, cache_dir: Any):
+    root = _root(opts, "cifar10", CIFAR10_FILES)
+    if not any((root / f).exists() or (root / f.removesuffix(".bin")).exists() for f in CIFAR10_FILES):
+        nested = root / "cifar-10-batches-bin"  # the folder the official archive unpacks to
+        if nested.is_dir():
+            root = nested
+    batches = []
+    for name in CIFAR10_FILES:
+        path = _find(root, name, (name, name.removesuffix(".bin")), "cifar10", CIFAR10_FILES)
+        raw = np.fromfile(path, dtype=np.uint8)
+        if raw.size == 0 or raw.size % _CIFAR_RECORD:
+            raise DataError(f"{path} is not a CIFAR-10 binary batch: {raw.size} bytes is not a multiple of {_CIFAR_RECORD}",
+                            "use the 'CIFAR-10 binary version' (1 label byte + 3072 pixel bytes per record)")
+        records = raw.reshape(-1, _CIFAR_RECORD)
+        batches.append((records[:, 1:].reshape(-1, 3, 32, 32), records[:, 0].astype(np.int64)))
+    x_tr = np.concatenate([b[0] for b in batches[:5]]).astype(np.float32) / np.float32(255)
+    y_tr = np.concatenate([b[1] for b in batches[:5]])
+    x_te = batches[5][0].astype(np.float32) / np.float32(255)
+    if (y_tr > 9).any() or (batches[5][1] > 9).any():
+        raise DataError(f"{root}: CIFAR-10 labels must be 0..9", "is this the CIFAR-100 binary version?")
+    return x_tr, y_tr, x_te, batches[5][1], (3, 32, 32), 10
+
+
+# --- shared file helpers ---------------------------------------------------------------------
+
+
+def _root(opts: dict, name: str, expected: tuple[str, ...]) -> Path:
+    root = opts.get("root")
+    if root is None:
+        raise DataError(f"dataset {name!r} needs root = \"<folder>\"",
+                        f"the folder must hold: {', '.join(expected)}")
+    path = Path(str(root)).expanduser()
+    if not path.is_dir():
+        raise DataError(f"dataset {name!r}: folder {path} does not exist",
+                        f"the folder must hold: {', '.join(expected)}")
+    return path
+
+
+def _find(root: Path, name: str, candidates: tuple[str, ...], dataset: str, expected: tuple[str, ...]) -> Path:
+    for candidate in candidates:
+        if (root / candidate).is_file():
+            return root / candidate
+    raise DataError(f"dataset {dataset!r}: {root / name} is missing",
+                    f"the folder must hold: {', '.join(expected)}")
+
+
+# name -> (loader, options with their defaults); `limit` caps the training set.
+SOURCES: dict[str, tuple[Callable, dict[str, Any]]] = {
+    "digits": (_digits, {"test": 0.25, "seed": 0, "limit": None, "image": False}),
+    "mnist1d": (_mnist1d, {"n": 5000, "test": 0.2, "seed": 42, "limit": None}),
+    "mnist": (_mnist, {"root": None, "seed": 0, "limit": None}),
+    "cifar10": (_cifar10, {"root": None, "seed": 0, "limit": None}),
+}
