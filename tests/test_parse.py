@@ -589,3 +589,45 @@ def test_syntax_errors_render_with_a_caret(tmp_path, capsys):
     err = capsys.readouterr().err
     assert f"{path}:2:9: error[E102]: unexpected `B`; expected an operator" in err
     assert "\n   2 |   f : A B\n     |         ^\n" in err
+
+
+# ---- decisions where LANGUAGE.md is silent (docs/language.md, "Decisions") -------------------
+
+
+def test_lambda_parameters_may_be_empty_or_a_one_tuple():
+    assert value("() |-> 1") == A.Lambda((), Num("1"))
+    assert value("(t,) |-> t") == value("(t) |-> t") == value("t |-> t")
+
+
+def test_numbers_use_ascii_digits_only():
+    assert error("data x = ٣").code == "E101"
+    assert value("x٣") == N("x٣")  # other digits may follow a letter in a name
+
+
+def test_byte_order_mark_and_crlf_line_ends_are_whitespace():
+    assert parse("\ufeffparam a\r\nparam b\r\n") == parse("param a\nparam b\n")
+
+
+def test_block_brace_must_be_on_the_header_line():
+    d = error("category C\n{ objects A }")
+    assert d.code == "E102" and d.message.startswith("unexpected end of line")
+
+
+def test_empty_braces_are_the_empty_set():
+    assert value("{}") == A.SetExpr(())
+
+
+def test_string_escapes():
+    assert value('"a\\rb\\tc\\nd"') == A.String("a\rb\tc\nd")
+
+
+def test_nesting_is_bounded_so_no_later_phase_recurses_too_deep():
+    from catdsl.syntax.parse import MAX_DEPTH
+
+    ok = "data x = " + "-" * (MAX_DEPTH - 2) + "1"
+    assert parse(ok)
+    for deep in ("data x = " + "[" * 200 + "]" * 200,
+                 "data x = " + " + ".join(["a"] * 200),
+                 "category C { eq e : " + "f . (" * 150 + "f" + ")" * 150 + " = f }"):
+        d = error(deep)
+        assert d.code == "E401" and "nested more than" in d.message

@@ -299,8 +299,28 @@ def _property_decide(lhs, rhs, symbols, how: Check) -> Verdict:
 
 
 def _real_solutions(diffs, symbols) -> list[dict]:
-    solutions = sympy.solve(diffs, symbols, dict=True)
-    return [s for s in solutions if all(v.is_real is not False for v in s.values())]
+    """The real solutions of {d = 0} for rational functions d: the zeros of the numerators
+    (a polynomial system, solved without sympy's slow re-checking) where no denominator
+    vanishes."""
+    numers, denoms = [], []
+    for d in diffs:
+        n, q = sympy.cancel(d).as_numer_denom()
+        numers.append(n)
+        if q.free_symbols:
+            denoms.append(q)
+    solutions = sympy.solve(numers, symbols, dict=True, simplify=False)
+    return [s for s in solutions
+            if all(_real(v) for v in s.values())
+            and not any(sympy.expand(q.xreplace(s)) == 0 for q in denoms)]
+
+
+def _real(v: sympy.Expr) -> bool:
+    """A solution value that is real (numbers: by their imaginary part, to 30 digits)."""
+    if v.is_real is not None:
+        return bool(v.is_real)
+    if v.free_symbols:
+        return True
+    return abs(sympy.im(sympy.N(v, 30))) < 1e-20
 
 
 def _failing_point(diffs, symbols) -> dict | None:
@@ -316,8 +336,16 @@ def _failing_point(diffs, symbols) -> dict | None:
 
 
 def _assignment(point: dict, sep: str = ", ") -> str:
-    return sep.join(f"{k} = {cat_text(v)}" for k, v in sorted(point.items(), key=lambda kv:
-                                                                 str(kv[0])))
+    return sep.join(f"{k} {_value_text(v)}" for k, v in sorted(point.items(), key=lambda kv:
+                                                                  str(kv[0])))
+
+
+def _value_text(v: sympy.Expr) -> str:
+    """`= 1/2`, `= sqrt(5)/2 - 1/2`; a long radical of a number is shown as `≈ 0.3819660113`."""
+    text = cat_text(v)
+    if len(text) > 30 and v.is_number:
+        return f"≈ {cat_text(sympy.re(sympy.N(v, 10)))}"
+    return f"= {text}"
 
 
 def _irrational_constants(e: sympy.Expr) -> bool:
@@ -331,28 +359,29 @@ def _finite(*xs) -> bool:
 
 
 def _random_cones(S, kernel, a: int, dim: int, how: Check) -> Verdict:
-    """Draw cones in ker [F | -G] and factor each through S (a cross-check of the ranks)."""
-    from hypothesis import strategies as st
+    """Draw cones in ker [F | -G] and factor each through S (a cross-check of the ranks).
 
+    S is injective here, so S^T S is invertible and u = (S^T S)^-1 S^T x is the only
+    candidate mediating map for the cone x; it mediates iff S u = x.
+    """
     k = len(kernel)
     if k == 0:
         return Verdict("proved", "sympy")
+    from hypothesis import strategies as st
+
     K = ImmutableMatrix.hstack(*kernel)
+    left = (S.T * S).inv() * S.T
     cones = st.integers(*DIM_RANGE).flatmap(lambda d: integer_matrices(k, d))
 
     def fails(C):
         x = K * C
-        try:
-            _, free = S.gauss_jordan_solve(x)
-        except ValueError:  # no solution: a cone without a mediating map
-            return True
-        return free.shape[0] > 0
+        return S * (left * x) != x
 
     found = search(cones, fails, Check(min(how.samples, 25), how.tol, how.seed))
     if found.found:
         x = K * found.counterexample
         return Verdict("refuted", "hypothesis", f"the cone ({Space(x.cols)}, "
-                       f"{cat_text(x[:a, :])}, {cat_text(x[a:, :])}) does not factor uniquely")
+                       f"{cat_text(x[:a, :])}, {cat_text(x[a:, :])}) has no mediating map")
     return Verdict("proved", "sympy", samples=found.tried)
 
 

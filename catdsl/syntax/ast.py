@@ -295,7 +295,7 @@ class SweepDecl:
 
 @dataclass(frozen=True)
 class AnalysisDecl:
-    """`classes [N =] of S by method(...)` and `persistence [N =] of S by method(...)`."""
+    """`classes [N] of S by method(...)` and `persistence [N] of S by method(...)`."""
 
     kind: str  # "classes" | "persistence"
     name: Name | None

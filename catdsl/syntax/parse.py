@@ -367,6 +367,56 @@ def _handle() -> _ParserHandle:
     return _ParserHandle()
 
 
+# How deep a syntax tree may nest. Everything downstream (printer, elaborator, backends,
+# dataclass equality) walks trees recursively, so a deeper tree would end in Python's
+# recursion limit; a human-written file never comes near this.
+MAX_DEPTH = 100
+
+# The fields of each node that hold one child, and the one field that holds a sequence.
+_CHILD = {
+    A.BinOp: ("left", "right"), A.Neg: ("operand",), A.Range: ("start", "stop"),
+    A.Lambda: ("body",), A.Keyword: ("value",), A.Call: ("func",),
+    A.Mapping: ("source", "image"), A.ArrowDecl: ("dom", "cod"), A.CellDecl: ("source", "target"),
+    A.EquationDecl: ("lhs", "rhs"), A.PullbackDecl: ("f", "g"), A.DataDecl: ("value",),
+    A.ModelDecl: ("value",), A.TransferDecl: ("value",), A.SweepDecl: ("base",),
+    A.Binding: ("domain",), A.AnalysisDecl: ("subject", "method"),
+    A.FunctorDecl: ("source", "target", "definition"), A.TransformationDecl: ("source", "target"),
+}
+_CHILDREN = {
+    A.Tuple: "items", A.ListExpr: "items", A.SetExpr: "items", A.Compose: "parts",
+    A.Call: "args", A.CategoryDecl: "items", A.FunctorDecl: "mappings",
+    A.TransformationDecl: "mappings", A.SweepDecl: "bindings", A.CheckDecl: "targets",
+}
+
+
+def _too_deep(tree: A.SourceFile):
+    """The first node nested deeper than MAX_DEPTH, or None (an iterative walk)."""
+    stack = [(stmt, 1) for stmt in tree.statements]
+    pop, push = stack.pop, stack.append
+    while stack:
+        node, depth = pop()
+        if depth > MAX_DEPTH:
+            return node
+        kind = type(node)
+        depth += 1
+        for name in _CHILD.get(kind, ()):
+            child = getattr(node, name)
+            if child is not None:
+                push((child, depth))
+        name = _CHILDREN.get(kind)
+        if name is not None:
+            for child in getattr(node, name) or ():
+                push((child, depth))
+        if kind is A.TableExpr:
+            for key, val in node.entries:
+                push((key, depth))
+                push((val, depth))
+        elif kind is A.CheckDecl:
+            for option in node.options:
+                push((option, depth))
+    return None
+
+
 def _parse(text: str, file: str) -> tuple[A.SourceFile, list[Token]]:
     h = _handle()
     with h.lock:
@@ -381,6 +431,12 @@ def _parse(text: str, file: str) -> tuple[A.SourceFile, list[Token]]:
         finally:
             comments = list(h.comments)
             h.comments.clear()
+    deep = _too_deep(tree)
+    if deep is not None:
+        raise DiagnosticError([Diagnostic(
+            "E401", f"this expression is nested more than {MAX_DEPTH} levels deep", deep.span,
+            hints=("give inner parts names of their own (a `data` or `param` declaration, a "
+                   "generator) or split long chains",))])
     return tree, comments
 
 
@@ -445,16 +501,10 @@ def _acceptable(e: UnexpectedToken) -> set[str]:
     ip = getattr(e, "interactive_parser", None)
     if ip is None:
         return set(e.expected)
-    found = set()
-    for kind in ip.choices():
-        if not kind.isupper() or kind.startswith("__"):
-            continue
-        try:
-            trial = ip.copy()
-            trial.feed_token(Token(kind, ""))
-        except Exception:  # rejected, or a callback refused the fake token: not expected
-            continue
-        found.add(kind)
+    try:
+        found = ip.accepts()  # feeds each candidate to a copy, without our callbacks
+    except Exception:  # never let the error path fail: fall back to lark's estimate
+        return set(e.expected)
     return found or set(e.expected)
 
 

@@ -2,8 +2,9 @@
 
 The canonical form is ASCII (`->`, `=>`, `|->`, `.`, `(+)`), composites are applicative
 (`g . f`, never `f >> g`), one declaration per line, two-space indentation inside blocks, a
-blank line around blocks. Law: `parse(to_text(tree)) == tree` (spans aside). Comments are
-kept: each comment stays with the statement or block item it precedes or ends the line of.
+blank line around blocks, the input's blank lines kept (one at most). Laws:
+`parse(to_text(tree)) == tree` (spans aside) and idempotence (tests/test_fmt.py). Comments are
+kept: each stays with the statement or block item it precedes or ends the line of.
 """
 
 from __future__ import annotations

@@ -39,7 +39,7 @@ def test_tables_and_lists():
     ("{a: x, b: y, c: x, d: y}", "`d` is not an element of the domain"),
     ("{a: x, a: y, b: y, c: x}", "`a` is mapped twice"),
     ("[x, y]", "this list has 2 images but f : {a, b, c} -> {x, y} needs 3"),
-    ("[[1]]", "expected a table"),
+    ("(x, y, x)", "expected a table"),
 ])
 def test_ill_typed_functions(text, message):
     node = value(text)

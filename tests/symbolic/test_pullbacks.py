@@ -1,7 +1,7 @@
 """Pullbacks in Vect and FinSet: computed, and checked universal (or refuted with a cone)."""
 
 import sympy
-from hypothesis import given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from backends.symbolic import Check, Env, FinSet, Vect
 from backends.symbolic.finset import FiniteSet, Function
@@ -10,8 +10,10 @@ from cat_values import value
 
 V, S = Vect(), FinSet()
 ENV = Env()
-QUICK = settings(max_examples=20, deadline=None, database=None)
-FAST = Check(samples=20)
+# `universal` runs its own hypothesis search for random cones inside these tests.
+QUICK = settings(max_examples=20, deadline=None, database=None,
+                 suppress_health_check=[HealthCheck.nested_given])
+FAST = Check(samples=10)
 R1, R2 = Space(1), Space(2)
 
 
@@ -38,8 +40,9 @@ def test_a_commuting_square_with_two_mediating_maps_is_refuted():
 
 def test_a_commuting_square_too_small_to_be_universal_is_refuted():
     f = g = lin("[[1]]", R1, R1)
-    p = q = lin("[[0]]", R1, R1)
-    verdict = V.universal(R1, p, q, f, g, FAST)
+    R0 = V.object(value("R^0"), ENV)
+    p = q = lin("O(1, 0)", R0, R1)
+    verdict = V.universal(R0, p, q, f, g, FAST)
     assert verdict.status == "refuted"
     assert verdict.witness == "the cone (R^1, [[1]], [[1]]) commutes but has no mediating map"
 

@@ -1,0 +1,222 @@
+"""Fuzzing the front end: random and mutated text through `catdsl check`, in process.
+
+Every input must end in success or in diagnostics with registered codes (exit 2): never an
+uncaught exception, never exit 3. Laws are not discharged (`--only` names no obligation),
+so this exercises reading, parsing, elaboration and the backends' static validation.
+
+The default run feeds about 2,000 inputs; `pytest -m slow tests/test_fuzz.py` feeds 10,000.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import re
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from catdsl.cli import main
+from catdsl.diagnostics import CODES
+from catdsl.syntax.printer import to_text
+from catdsl.syntax.strategies import source_files
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = sorted((ROOT / "examples").glob("*.cat"))
+NO_LAW = "\x00no law has this name"
+
+# Programs that elaborate (or nearly), so that mutations reach the elaborator's deeper paths.
+SEEDS = [p.read_text(encoding="utf-8") for p in EXAMPLES] + [
+    """param a, b
+category Square {
+  objects A, B, C, D
+  f : A -> B; g : A -> C
+  h : B -> D
+  k : C -> D
+  eq square : h . f = k . g
+  pullback (P, p, q) of h, k
+}
+functor Id : Square -> Square {
+  A |-> A; B |-> B; C |-> C; D |-> D
+  f |-> f; g |-> g; h |-> h; k |-> id . k
+}
+transformation η : Id => Id { A |-> id; B |-> id(B); C |-> id; D |-> id }
+functor V : Square -> Vect {
+  A |-> R^2; B |-> R^2; C |-> R^2; D |-> R^2
+  f |-> [[1, 0], [0, a]]; g |-> I(2); h |-> [[b, 0], [0, 1]]^T; k |-> 2 * I(2)
+}
+check V with samples = 5, tol = 1e-9
+""",
+    """category Two { objects A, B; p, q : A -> B; H : p => q }
+functor W : Two -> Paths(loss = (x, y) |-> (x^2 - 1)^2 + y^2, level = 2) {
+  A |-> (-1, 0)
+  B |-> (1, 0)
+  p |-> t |-> (2*t - 1, sin(pi*t)/2)
+  q |-> t |-> (2*t - 1, -sin(pi*t)/2)
+  H |-> (s, t) |-> (2*s - 1, (1 - 2*t) * sin(pi*s)/2)
+}
+""",
+    """functor Double : Vect -> Vect {
+  R^n |-> R^(2*n)
+  m   |-> m ⊕ m
+}
+transformation swap : Double => Double {
+  R^n |-> [[O(n, n), I(n)], [I(n), O(n, n)]]
+}
+""",
+    """category C { objects X, Y; u, v : X -> Y; w : Y -> Y
+  α : u => v; β : v => u
+  eq back : β . α = id(u); eq loop : w . w = w; eq whisk : w * α = w * α }
+functor G : C -> FinSet { X |-> {a, b}; Y |-> 2; u |-> {a: 0, b: 1}; v |-> [1, 0]; w |-> [0, 1] }
+functor S : C -> Smooth { X |-> R^2; Y |-> R^2; u |-> (x, y) |-> (y, x); v |-> (x, y) |-> (x, y)
+  w |-> (x, y) |-> (x*y, sin(x)) }
+""",
+    """sweep S = Run.full over seed in 0..49, lr in [0.01, 0.1]
+classes C of S by homotopy(level = 0.05, path = linear, points = 17)
+persistence P of S by landscape(plane = filter, grid = 41, radius = 1.0)
+transfer T = pullback(source = Run.full, along = adapter(rank = 4), data = target)
+import "missing.cat"
+""",
+]
+
+TOKENS = [
+    "category", "functor", "transformation", "objects", "object", "eq", "pullback", "pushout",
+    "param", "import", "data", "model", "sweep", "classes", "persistence", "transfer",
+    "check", "of", "by", "over", "in", "with", "id", "A", "B", "f", "g", "h", "α", "x", "t",
+    "R", "n", "Vect", "FinSet", "Smooth", "Paths", "Param", "I", "O", "sin", "pi", "T",
+    "Run.full", "f'", "0", "1", "2", "-1", "0.5", "1e-3", '"s"', '"file.cat"', "->", "→", "=>",
+    "⇒", "|->", "↦", ".", "∘", ">>", "≫", "..", "(+)", "⊕", "+", "-", "*", "/", "^", "(",
+    ")", "[", "]", "{", "}", ",", ":", "=", ";", "\n", "# c\n", "'", "$", "\\", '"', "|",
+    "\t", "\r\n", "\u2028", "\x00",
+]
+_TOKEN_RE = re.compile(r'"[^"\n]*"|#[^\n]*|[^\W\d]\w*\'*|[0-9.]+|\|->|->|=>|>>|\(\+\)|\s+|.')
+
+
+def tokens(text: str) -> list[str]:
+    return _TOKEN_RE.findall(text)
+
+
+# ---- inputs --------------------------------------------------------------------------------------
+
+random_token_text = st.lists(
+    st.tuples(st.sampled_from(TOKENS), st.sampled_from(["", " ", " ", "\n"])), max_size=40,
+).map(lambda ts: "".join(t + s for t, s in ts))
+
+random_char_text = st.text(
+    st.one_of(st.sampled_from("{}()[]<>,:;=.|-+*/^#\"'\n ABfgx01αλ→⇒↦∘⊕≫"),
+              st.characters(blacklist_categories=("Cs",))),
+    max_size=60)
+
+
+@st.composite
+def mutated(draw, seeds) -> str:
+    """A seed program with 1–4 token-level mutations: delete, duplicate, swap, insert a token
+    or a random character, replace a token, or truncate."""
+    parts = tokens(draw(seeds))
+    for _ in range(draw(st.integers(1, 4))):
+        if not parts:
+            parts = [""]
+        i = draw(st.integers(0, len(parts) - 1))
+        op = draw(st.sampled_from(["delete", "duplicate", "swap", "insert", "char", "replace",
+                                   "truncate"]))
+        if op == "delete":
+            del parts[i]
+        elif op == "duplicate":
+            parts.insert(i, parts[i])
+        elif op == "swap":
+            j = draw(st.integers(0, len(parts) - 1))
+            parts[i], parts[j] = parts[j], parts[i]
+        elif op == "insert":
+            parts.insert(i, draw(st.sampled_from(TOKENS)))
+        elif op == "char":
+            parts.insert(i, draw(st.characters(blacklist_categories=("Cs",))))
+        elif op == "replace":
+            parts[i] = draw(st.sampled_from(TOKENS))
+        else:
+            del parts[i:]
+    return "".join(parts)
+
+
+seed_texts = st.sampled_from(SEEDS)
+generated_texts = source_files(depth=2, max_statements=4).map(to_text)
+
+
+# ---- the property --------------------------------------------------------------------------------
+
+
+class FrontEnd:
+    """Runs `catdsl check` in process on one file (rewritten for every input)."""
+
+    def __init__(self, directory: Path):
+        self.path = directory / "fuzz.cat"
+
+    def check(self, text: str) -> None:
+        self.path.write_text(text, encoding="utf-8")
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main(["check", "--format", "json", "--only", NO_LAW, str(self.path)])
+        assert code != 3, f"internal error on input {text!r}:\n{err.getvalue()}"
+        assert code in (0, 2), (code, text)
+        assert "Traceback" not in err.getvalue()
+        if code == 2:
+            diagnostics = json.loads(out.getvalue())
+            assert diagnostics, text
+            for d in diagnostics:
+                assert d["code"] in CODES, (d, text)
+                assert d["line"] >= 1 and d["column"] >= 1, (d, text)
+
+
+@pytest.fixture(scope="module")
+def front_end(tmp_path_factory, monkeypatch_module):
+    return FrontEnd(tmp_path_factory.mktemp("fuzz"))
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv("CATDSL_DEBUG", raising=False)
+        yield mp
+
+
+# Example counts of the default run (about 2,000 inputs in all) and of the slow run (10,000).
+SPLIT = {"tokens": 500, "chars": 300, "seeds": 800, "generated": 400}
+SLOW = {"tokens": 2500, "chars": 1500, "seeds": 4000, "generated": 2000}
+
+
+def _fuzz(front_end: FrontEnd, strategy, examples: int) -> None:
+    @settings(max_examples=examples, deadline=None, database=None,
+              suppress_health_check=list(HealthCheck))
+    @given(strategy)
+    def run(text):
+        front_end.check(text)
+
+    run()
+
+
+STRATEGIES = {
+    "tokens": random_token_text,
+    "chars": random_char_text,
+    "seeds": mutated(seed_texts),
+    "generated": st.one_of(generated_texts, mutated(generated_texts)),
+}
+
+
+@pytest.mark.parametrize("kind", list(SPLIT))
+def test_front_end_never_fails_internally(front_end, kind):
+    _fuzz(front_end, STRATEGIES[kind], SPLIT[kind])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", list(SLOW))
+def test_front_end_never_fails_internally_slow(front_end, kind, request):
+    if "slow" not in (request.config.getoption("markexpr") or ""):
+        pytest.skip("10,000 inputs: select with `-m slow`")
+    _fuzz(front_end, STRATEGIES[kind], SLOW[kind])
+
+
+def test_every_seed_is_accepted_or_diagnosed(front_end):
+    for text in SEEDS:
+        front_end.check(text)
