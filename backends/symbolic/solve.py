@@ -51,7 +51,11 @@ def solve_polynomials(equations: Sequence[sympy.Expr], symbols: Sequence[sympy.S
     first = min(eqs, key=lambda e: (len(e.free_symbols), sympy.Poly(e, *symbols).total_degree()))
     rest = [e for e in eqs if e is not first]
     out: list[dict] = []
-    for factor, _ in sympy.factor_list(first)[1]:
+    try:
+        factors = sympy.factor_list(first)[1]
+    except sympy.PolynomialError:
+        return None
+    for factor, _ in factors:
         branch = _solve_factor(factor, rest, list(symbols))
         if branch is None:
             return None

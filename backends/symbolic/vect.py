@@ -31,6 +31,7 @@ from sympy import (BlockDiagMatrix, BlockMatrix, Identity, ImmutableMatrix, MatM
 from backends.symbolic.build import Env, function, not_a_value, number
 from backends.symbolic.check import Check, close, search
 from backends.symbolic.notation import cat_text
+from backends.symbolic.solve import real_solutions
 from catdsl.backend import BackendError, SemanticRef
 from catdsl.laws.verdict import Verdict
 from catdsl.span import NOWHERE, Span
@@ -236,7 +237,7 @@ def decide(lhs: Any, rhs: Any, how: Check) -> Verdict:
         return Verdict("refuted", "sympy", f"lhs = {cat_text(lhs)}, rhs = {cat_text(rhs)}")
     if all(d.is_rational_function(*symbols) for d in diffs):
         try:
-            solutions = _real_solutions(diffs, symbols)
+            solutions = real_solutions(diffs, symbols)
         except NotImplementedError:
             solutions = None
         if solutions is not None:
@@ -296,31 +297,6 @@ def _property_decide(lhs, rhs, symbols, how: Check) -> Verdict:
     return Verdict("failed", "hypothesis", f"{_assignment(at)}: lhs = "
                    f"{cat_text(lhs.xreplace(at).evalf(12))}, rhs = "
                    f"{cat_text(rhs.xreplace(at).evalf(12))}")
-
-
-def _real_solutions(diffs, symbols) -> list[dict]:
-    """The real solutions of {d = 0} for rational functions d: the zeros of the numerators
-    (a polynomial system, solved without sympy's slow re-checking) where no denominator
-    vanishes."""
-    numers, denoms = [], []
-    for d in diffs:
-        n, q = sympy.cancel(d).as_numer_denom()
-        numers.append(n)
-        if q.free_symbols:
-            denoms.append(q)
-    solutions = sympy.solve(numers, symbols, dict=True, simplify=False)
-    return [s for s in solutions
-            if all(_real(v) for v in s.values())
-            and not any(sympy.expand(q.xreplace(s)) == 0 for q in denoms)]
-
-
-def _real(v: sympy.Expr) -> bool:
-    """A solution value that is real (numbers: by their imaginary part, to 30 digits)."""
-    if v.is_real is not None:
-        return bool(v.is_real)
-    if v.free_symbols:
-        return True
-    return abs(sympy.im(sympy.N(v, 30))) < 1e-20
 
 
 def _failing_point(diffs, symbols) -> dict | None:
