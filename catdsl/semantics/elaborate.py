@@ -161,8 +161,13 @@ class Elaborator:
         from catdsl.syntax.parse import parse
 
         base = FilePath(path).parent if path != "<input>" else FilePath.cwd()
+        if not stmt.path or "\0" in stmt.path:
+            raise self.error("E901", f"cannot read `{stmt.path}`: not a file name", stmt.span)
         target = base / stmt.path
-        key = str(target.resolve())
+        try:
+            key = str(target.resolve())
+        except (OSError, ValueError, RuntimeError) as e:
+            raise self.error("E901", f"cannot read `{stmt.path}`: {e}", stmt.span)
         shown = os.path.normpath(target) if not FilePath(stmt.path).is_absolute() else stmt.path
         open_keys = [k for k, _ in self._stack]
         if key in open_keys:
@@ -176,7 +181,7 @@ class Elaborator:
             return  # already elaborated: its names are in scope
         try:
             text = target.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as e:
+        except (OSError, UnicodeDecodeError, ValueError) as e:
             raise self.error("E901", f"cannot read `{stmt.path}`: {getattr(e, 'strerror', None) or e}",
                              stmt.span, f"the path is relative to the importing file's folder `{base}`")
         self.scope.sources[shown] = text
