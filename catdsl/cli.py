@@ -153,22 +153,11 @@ def _backend_command(args) -> int:
 
 
 def _check(args) -> int:
-    from catdsl.laws.catalogue import obligations
-    from catdsl.laws.discharge import Options, discharge
+    """Check every file; a file with static errors is reported (exit 2) and the others still run."""
+    from catdsl.diagnostics import DiagnosticError
     from catdsl.laws import report
+    from catdsl.laws.discharge import Options, discharge
 
-    loaded = []
-    for path in args.files:
-        module, text, err = _load(path)
-        if err is not None:
-            return _report_diagnostics(err, {path: text}, args.format)
-        problems = _validate(module)
-        if problems:
-            from catdsl.diagnostics import DiagnosticError
-
-            return _report_diagnostics(DiagnosticError(problems), {path: text, **module.sources},
-                                       args.format)
-        loaded.append(module)
     options = Options(seed=args.seed, samples=args.samples, store=args.store)
     reports, codes = [], []
     console = None
@@ -176,10 +165,17 @@ def _check(args) -> int:
         from rich.console import Console
 
         console = Console(highlight=False)
-    for module in loaded:
-        laws = [law for law in obligations(module)
-                if not args.only or any(law.name.startswith(o) for o in args.only)]
-        results = [discharge(law, options) for law in laws]
+    for path in args.files:
+        module, text, err = _load(path)
+        if err is None:
+            problems = _validate(module)
+            if problems:
+                err, text = DiagnosticError(problems), text
+        if err is not None:
+            sources = {path: text, **(module.sources if module is not None else {})}
+            codes.append(_report_diagnostics(err, sources, args.format))
+            continue
+        results = [discharge(law, options) for law in selected_laws(module, args.only)]
         codes.append(report.exit_code(results))
         if console is not None:
             report.print_table(module.file, results, console)
@@ -188,6 +184,21 @@ def _check(args) -> int:
     if reports:
         print(report.render_json(reports))
     return max(codes, default=EXIT_OK)
+
+
+def selected_laws(module, only: list[str]) -> list:
+    """The laws to discharge: those named by `--only`, else by the file's `check` statements,
+    else all. A name selects a law when it is the law's name or a prefix ending at `.` or `[`."""
+    from catdsl.laws.catalogue import obligations
+    from catdsl.syntax import printer
+
+    names = list(only) or [printer.expr(t) for c in module.checks for t in c.targets]
+    laws = obligations(module)
+    if not names:
+        return laws
+    return [law for law in laws
+            if any(law.name == n or law.name.startswith((n + ".", n + "[")) or
+                   (only and law.name.startswith(n)) for n in names)]
 
 
 def _fmt(args) -> int:

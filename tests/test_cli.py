@@ -95,7 +95,7 @@ def test_json_report_schema(catdsl) -> None:
     assert report["obligations"]
     for o in report["obligations"]:
         assert set(o) == {"name", "kind", "span", "verdict", "via", "witness", "seconds"}
-        assert set(o["span"]) == {"line", "column"}
+        assert set(o["span"]) == {"file", "line", "column"}
         assert all(isinstance(o["span"][k], int) and o["span"][k] >= 1 for k in ("line", "column"))
         assert isinstance(o["name"], str) and isinstance(o["kind"], str)
         assert isinstance(o["verdict"], str) and isinstance(o["via"], str)

@@ -158,9 +158,12 @@ def discharge(law: Law, ref: SemanticRef, options) -> Verdict:
             return I.cat.equal(I.path(law.lhs), I.path(law.rhs), how)
         return I.cat.equal(I.cell(law.lhs), I.cell(law.rhs), how)
     if law.kind == "boundary":
-        cell = law.lhs
-        return I.cat.boundary(I.cells[cell.name], how, cell.name, free.render(cell.source),
-                              free.render(cell.target))
+        cell, side = law.lhs, law.rhs
+        sides = I.cat.boundary_laws(I.cells[cell.name], how, cell.name, free.render(cell.source),
+                                    free.render(cell.target))
+        return sides[side]
+    if law.kind == "interchange":
+        return I.cat.equal(I.cell(law.lhs), I.cell(law.rhs), how)
     if law.kind == "pullback.universal":
         pb = law.lhs
         if pb.apex in I.computed:

@@ -18,7 +18,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from catdsl.semantics import free
-from catdsl.semantics.module import Functor, Module, Presentation, Transformation
+from catdsl.semantics.module import (
+    Functor, Horizontal, Module, Presentation, Transformation, Vertical,
+)
 from catdsl.span import Span
 
 
@@ -40,6 +42,29 @@ def composable_pairs(p: Presentation):
         for g in p.generators:
             if f.cod == g.dom:
                 yield f, g
+
+
+# The boundary of a 2-cell H : p => q between paths A -> B (paper Def 3.1, relative to
+# endpoints): source H(s,0) = p(s), target H(s,1) = q(s), start H(0,t) = A, end H(1,t) = B.
+BOUNDARY_SIDES = ("source", "target", "start", "end")
+
+# Interchange laws grow with the fourth power of the 2-cells; past this many, the rest are
+# left out (a presentation with so many 2-cells is better checked by sampling).
+MAX_INTERCHANGE = 64
+
+
+def interchange_quadruples(p: Presentation):
+    """(α, β, γ, δ) with α : f => g, β : g => h (A -> B) and γ : f' => g', δ : g' => h'
+    (B -> C): the pairs whose interchange law (δ.γ) * (β.α) = (δ * β).(γ * α) is meaningful."""
+    vertical = [(a, b) for a in p.cells for b in p.cells if a.target == b.source]
+    found = 0
+    for alpha, beta in vertical:
+        for gamma, delta in vertical:
+            if alpha.source.cod == gamma.source.dom:
+                yield alpha, beta, gamma, delta
+                found += 1
+                if found >= MAX_INTERCHANGE:
+                    return
 
 
 def functor_laws(m: Module, F: Functor) -> list[Law]:
@@ -68,8 +93,19 @@ def functor_laws(m: Module, F: Functor) -> list[Law]:
         laws.append(Law(name, "respects", eq.span, eq.lhs, eq.rhs, {**ctx, "equation": eq}))
     for cell in p.cells:
         img = F.cells.get(cell.name)
-        laws.append(Law(f"{F.name}.boundary[{cell.name}]", "boundary", img.span if img else F.span,
-                        cell, None, ctx))
+        if isinstance(F.target, str):  # a presented 2-category: the image is typed F(p) => F(q)
+            laws.append(Law(f"{F.name}.boundary[{cell.name}]", "boundary",
+                            img.span if img else F.span, cell, None, ctx))
+            continue
+        for side in BOUNDARY_SIDES:
+            laws.append(Law(f"{F.name}.boundary[{cell.name}].{side}", "boundary",
+                            img.span if img else F.span, cell, side, ctx))
+    for alpha, beta, gamma, delta in interchange_quadruples(p):
+        lhs = Horizontal(Vertical(delta, gamma), Vertical(beta, alpha))
+        rhs = Vertical(Horizontal(delta, beta), Horizontal(gamma, alpha))
+        img = F.cells.get(delta.name)
+        laws.append(Law(f"{F.name}.interchange[{alpha.name}, {beta.name}, {gamma.name}, {delta.name}]",
+                        "interchange", img.span if img else F.span, lhs, rhs, ctx))
     for pb in p.pullbacks:
         laws.append(Law(f"{F.name}.pullback[{pb.apex}].universal", "pullback.universal", pb.span,
                         pb, None, ctx))

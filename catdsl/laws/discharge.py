@@ -69,7 +69,13 @@ def _decide_free(law: Law, m: Module, system: free.RewriteSystem) -> Verdict:
         # identities and composites are preserved by construction.
         return Verdict("proved", "definition")
     if kind == "boundary":
+        # elaboration typed the image 2-cell's source and target as F(p) => F(q)
         return Verdict("proved", "typing")
+    if kind == "interchange":
+        # interchange is an axiom of every 2-category, the presented one included
+        return Verdict("proved", "definition")
+    if kind == "pullback.universal":
+        return _declared_pullback(law, m, system)
     if kind == "respects":
         F: Functor = m.functors[law.context["functor"]]
         if not isinstance(law.lhs, free.Path):
@@ -88,6 +94,33 @@ def _decide_free(law: Law, m: Module, system: free.RewriteSystem) -> Verdict:
         return _decide_paths(system, lhs, rhs)
     return Verdict("unknown", "knuth-bendix",
                    witness=f"{kind} is not decided for presented categories in v0")
+
+
+def _declared_pullback(law: Law, m: Module, system: free.RewriteSystem) -> Verdict:
+    """A presentation has no limits but those it declares: F's cone is universal when F sends it
+    onto a pullback the target declares (same apex, projections and cospan, modulo equations)."""
+    F: Functor = m.functors[law.context["functor"]]
+    pb = law.lhs
+    target = m.presentations[F.target]
+    apex = F.objects[pb.apex].value
+    f, g = image_path(F, pb.f), image_path(F, pb.g)
+    left, right = F.arrows[pb.left].value, F.arrows[pb.right].value
+    for q in target.pullbacks:
+        if q.apex != apex:
+            continue
+        ql = free.generator_path(target.generator[q.left])
+        qr = free.generator_path(target.generator[q.right])
+        # the declared cone, or the same cone read the other way round (swapping the legs of
+        # a pullback gives a pullback of the swapped cospan)
+        for pairs in ([(left, ql), (right, qr), (f, q.f), (g, q.g)],
+                      [(left, qr), (right, ql), (f, q.g), (g, q.f)]):
+            if all((a.dom, a.cod) == (b.dom, b.cod) and free.decide(system, a, b).status == "proved"
+                   for a, b in pairs):
+                return Verdict("proved", "declaration",
+                               witness=f"{pb.apex} goes to the pullback {q.apex} that {target.name} declares")
+    return Verdict("unknown", "knuth-bendix",
+                   witness=f"{target.name} declares no pullback that F({pb.apex}) is; a presentation "
+                           "has no other universal properties")
 
 
 def _decide_paths(system: free.RewriteSystem, lhs: free.Path, rhs: free.Path) -> Verdict:

@@ -34,7 +34,7 @@ def to_json(file: str, results: list[Result]) -> dict:
         "file": file,
         "obligations": [{
             "name": r.law.name, "kind": r.law.kind,
-            "span": {"line": r.law.span.line, "column": r.law.span.column},
+            "span": {"file": r.law.span.file, "line": r.law.span.line, "column": r.law.span.column},
             "verdict": r.verdict.word(), "via": r.verdict.via, "witness": r.verdict.witness,
             "seconds": round(r.seconds, 6),
         } for r in results],
