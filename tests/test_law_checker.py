@@ -153,3 +153,12 @@ def test_seed_makes_property_checks_reproducible(tmp_path, capsys):
     text = text.replace("[[O(n, n), I(n)], [I(n), O(n, n)]]", "I(n)")
     runs = [check(tmp_path, capsys, text, "--seed", "7")[1]["Double.map_comp"]["witness"] for _ in range(2)]
     assert runs[0] == runs[1]
+
+
+def test_smooth_composition_is_substitution(tmp_path, capsys):
+    code, obligations = check(tmp_path, capsys, (EXAMPLES / "smooth.cat").read_text())
+    assert code == 0 and obligations["S.respects[triangle]"]["verdict"] == "proved"
+    text = broken("smooth.cat", "radius2 |-> (r, th) |-> r^2", "radius2 |-> (r, th) |-> r^2 + th")
+    code, obligations = check(tmp_path, capsys, text)
+    law = obligations["S.respects[triangle]"]
+    assert code == 1 and law["verdict"] == "failed" and "lhs =" in law["witness"]
