@@ -21,6 +21,7 @@ _BUILTIN = {
     "Smooth": "backends.symbolic.laws:Smooth",
     "Paths": "backends.symbolic.laws:Paths",
     "Param": "backends.torch.param:Param",
+    "Rep": "backends.torch.rep:Rep",
 }
 
 # What `catdsl compile | run | runs` call; a backend distribution provides them through the

@@ -63,6 +63,13 @@ def _learning_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-epochs", type=int, default=50, help="limit on epochs per training segment")
     p.add_argument("--max-runs", type=int, default=128, help="limit on runs in one sweep")
     p.add_argument("--max-params", type=int, default=5_000_000, help="limit on model parameters")
+    p.add_argument("--max-probe", type=int, default=2048, help="limit on the probe set of Rep")
+
+
+def _hand_limits(module, args) -> None:
+    """Give the backends the resource limits of the command line (read by `backends.torch`)."""
+    module.memo["limits"] = {"epochs": args.max_epochs, "runs": args.max_runs,
+                             "params": args.max_params, "probe": args.max_probe}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -146,6 +153,7 @@ def _backend_command(args) -> int:
     module, text, err = _load(args.file)
     if err is not None:
         return _report_diagnostics(err, {args.file: text}, "text")
+    _hand_limits(module, args)
     try:
         return backend.command(args.command)(module, args)
     except DiagnosticError as err:
@@ -168,6 +176,7 @@ def _check(args) -> int:
     for path in args.files:
         module, text, err = _load(path)
         if err is None:
+            _hand_limits(module, args)
             problems = _validate(module)
             if problems:
                 err, text = DiagnosticError(problems), text

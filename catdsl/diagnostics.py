@@ -23,6 +23,7 @@ CODES: dict[str, str] = {
     "E104": "lambda parameters must be names",
     "E105": "a body item must be a mapping `X |-> value`",
     "E106": "invalid string literal",
+    "E107": "expression nested too deeply",
     "E201": "undeclared name",
     "E202": "name declared twice",
     "E203": "composite does not compose",
@@ -108,7 +109,7 @@ def render(d: Diagnostic, sources: dict[str, str]) -> str:
     out = [f"{s.file}:{s.line}:{s.column}: {d.severity}[{d.code}]: {d.message}"]
     text = sources.get(s.file)
     if text is not None and s.line >= 1:
-        lines = text.splitlines()
+        lines = text.split("\n")
         if s.line <= len(lines):
             src = lines[s.line - 1].expandtabs(1)
             width = len(str(s.line))

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from catdsl.cli import main
 from catdsl.syntax import ast as A
 from catdsl.syntax.parse import _handle, parse, parse_with_comments
+from catdsl.syntax.printer import _COMPOSE, _OPLUS, _POSTFIX, _RANGE, _UNARY
 from catdsl.syntax.printer import expr, precedence, string_literal, to_text
 from catdsl.syntax.strategies import expressions, source_files
 
@@ -30,6 +31,12 @@ def test_parse_of_printed_tree_is_the_tree(tree):
     assert parse(text) == tree, text
 
 
+@settings(FAST, max_examples=100)
+@given(source_files())
+def test_repr_of_a_tree_evaluates_to_the_tree(tree):
+    assert eval(repr(tree), vars(A)) == tree  # noqa: S307 - our own trees, in a test
+
+
 @settings(FAST, max_examples=150)
 @given(source_files())
 def test_printing_is_idempotent(tree):
@@ -45,7 +52,7 @@ def test_expressions_round_trip_in_every_position(e):
     # the same expression as a value, an argument, a mapping image and an equation side
     text = (f"data x = {expr(e)}\nmodel m = f({expr(e)}, k = {expr(e)})\n\n"
             f"category C {{\n  eq q : {expr(e)} = {expr(e)}\n}}\n\n"
-            f"functor F : C -> D {{\n  {expr(e, 1)} |-> {expr(e)}\n}}\n")
+            f"functor F : C -> D {{\n  {expr(e, _RANGE)} |-> {expr(e)}\n}}\n")
     tree = parse(text)
     assert to_text(tree) == text
     assert tree.statements[0].value == e
@@ -64,13 +71,14 @@ def _noisy(e: A.Expr, draw, slot: int = 0) -> str:
     return text
 
 
-def _sep(draw, op: str, leading_ok: bool) -> tuple[str, str]:
+def _sep(draw, op: str, leading_ok: bool) -> str:
+    """`op` with spaces, or with a line break after it, or (not for `-`) before it."""
     choice = draw(st.integers(0, 5))
     if choice == 0:
-        return f" {op}\n  ", ""  # continue after the operator
+        return f" {op}\n  "  # continue after the operator
     if choice == 1 and leading_ok:
-        return f"\n  {op} ", ""  # continue before a leading operator
-    return f" {op} ", ""
+        return f"\n  {op} "  # continue before a leading operator
+    return f" {op} "
 
 
 def _items(items, draw, trailing_ok=True) -> str:
@@ -100,18 +108,18 @@ def _noisy_bare(e: A.Expr, draw) -> str:
             parts = [f"{a.name} = {_noisy(a.value, draw)}" if isinstance(a, A.Keyword)
                      else _noisy(a, draw) for a in args]
             tail = "," if parts and draw(st.booleans()) else ""
-            return f"{_noisy(f, draw, 8)}(" + ",\n    ".join(parts) + tail + ")"
+            return f"{_noisy(f, draw, _POSTFIX)}(" + ",\n    ".join(parts) + tail + ")"
         case A.BinOp(op=op, left=l, right=r):
             prec = precedence(e)
             if op == "^":
-                return f"{_noisy(l, draw, 8)}^{_noisy(r, draw, 6)}"
+                return f"{_noisy(l, draw, _POSTFIX)}^{_noisy(r, draw, _UNARY)}"
             spelled = draw(st.sampled_from(["(+)", "⊕"])) if op == "(+)" else op
-            before, _ = _sep(draw, spelled, leading_ok=op != "-")
-            return f"{_noisy(l, draw, prec)}{before}{_noisy(r, draw, prec + 1)}"
+            sep = _sep(draw, spelled, leading_ok=op != "-")
+            return f"{_noisy(l, draw, prec)}{sep}{_noisy(r, draw, prec + 1)}"
         case A.Neg(operand=x):
-            return "-" + _noisy(x, draw, 6)
+            return "-" + _noisy(x, draw, _UNARY)
         case A.Compose(parts=parts):
-            texts = [_noisy(p, draw, 3) for p in parts]
+            texts = [_noisy(p, draw, _OPLUS) for p in parts]
             if draw(st.booleans()):  # diagrammatic: first applied first
                 op = draw(st.sampled_from([">>", "≫"]))
                 texts = texts[::-1]
@@ -119,10 +127,10 @@ def _noisy_bare(e: A.Expr, draw) -> str:
                 op = draw(st.sampled_from([".", "∘"]))
             out = texts[0]
             for t in texts[1:]:
-                out += _sep(draw, op, leading_ok=True)[0] + t
+                out += _sep(draw, op, leading_ok=True) + t
             return out
         case A.Range(start=a, stop=b):
-            return f"{_noisy(a, draw, 2)}..{_noisy(b, draw, 2)}"
+            return f"{_noisy(a, draw, _COMPOSE)}..{_noisy(b, draw, _COMPOSE)}"
         case A.Lambda(params=params, body=body):
             arrow = draw(st.sampled_from(["|->", "↦"]))
             if len(params) == 1 and draw(st.booleans()):

@@ -630,4 +630,4 @@ def test_nesting_is_bounded_so_no_later_phase_recurses_too_deep():
                  "data x = " + " + ".join(["a"] * 200),
                  "category C { eq e : " + "f . (" * 150 + "f" + ")" * 150 + " = f }"):
         d = error(deep)
-        assert d.code == "E401" and "nested more than" in d.message
+        assert d.code == "E107" and "nested more than" in d.message

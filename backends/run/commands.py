@@ -1,28 +1,34 @@
 """`catdsl compile | run | runs`, reached by the CLI through the backend registry.
 
 Each takes an elaborated Module (or a store directory) and the parsed command-line arguments
-and returns an exit code; diagnostics go through catdsl's renderer like any other.
+and returns an exit code; diagnostics go through catdsl's renderer like any other. The limits
+of the command line reach the program through `module.memo["limits"]` (set by the CLI).
 """
 
 from __future__ import annotations
 
+import statistics
 import sys
 import time
 
 from catdsl.diagnostics import Diagnostic, DiagnosticError
 
 
+def _program(module):
+    from backends.torch.program import ProgramError, read_program
+
+    try:
+        return read_program(module)
+    except ProgramError as e:
+        raise DiagnosticError(e.diagnostics) from None
+
+
 def _session(module, args):
     from backends.run.execute import Executor
     from backends.run.plan import compile_program
     from backends.run.store import Store
-    from backends.torch.program import Limits, ProgramError, read_program
 
-    limits = Limits(epochs=args.max_epochs, runs=args.max_runs, params=args.max_params)
-    try:
-        program = read_program(module, limits)
-    except ProgramError as e:
-        raise DiagnosticError(e.diagnostics) from None
+    program = _program(module)
     plan = compile_program(program)
     store = Store.open(args.store) if args.store else Store.beside(module.file)
     return program, plan, store, Executor(program, store, device=_device(args.device))
@@ -38,21 +44,13 @@ def _device(name: str) -> str:
 
 def compile_file(module, args) -> int:
     from backends.run.plan import compile_program
-    from backends.torch.program import Limits, ProgramError, read_program
 
-    try:
-        program = read_program(module, Limits(epochs=args.max_epochs, runs=args.max_runs,
-                                              params=args.max_params))
-    except ProgramError as e:
-        raise DiagnosticError(e.diagnostics) from None
-    print(compile_program(program).to_json())
+    print(compile_program(_program(module)).to_json())
     return 0
 
 
 def run_file(module, args) -> int:
     from rich.console import Console
-    from rich.table import Table
-    from rich.text import Text
 
     from backends.run.execute import TrainingDiverged
 
@@ -62,14 +60,41 @@ def run_file(module, args) -> int:
     try:
         counts = executor.run(plan, progress=sys.stderr.isatty() or args.progress)
     except TrainingDiverged as e:
-        span = program.functors[e.job.label.split(".")[0]].spans.get(
-            e.job.label.split(".")[1].split(" ")[0]) if "." in e.job.label else None
-        from catdsl.span import Span
-
         raise DiagnosticError([Diagnostic(
             "E405", f"training diverged: {e.job.label} reached loss {e.loss} at step {e.step}",
-            span or Span(module.file, 1, 1, 1, 1),
+            _span_of(program, e.job, module.file),
             hints=("lower the learning rate; the jobs that finished are kept in the store",))]) from None
+    _states_table(module, plan, store, console)
+    for name in plan.sweeps:
+        _sweep_table(program.sweeps[name], plan.sweeps[name], store, console)
+    for name in plan.reps:
+        _rep_table(program.reps[name], plan.reps[name], store, console)
+    print(f"{counts['ran']} job(s) ran, {counts['reused']} reused ({time.perf_counter() - start:.2f} s)")
+    return 0
+
+
+def _span_of(program, job, file: str):
+    """Where the file wrote what a job computes: the generator's image, or the sweep."""
+    from catdsl.span import Span
+
+    owner, part = job.origin or (None, None)
+    if owner in program.sweeps:
+        return program.sweeps[owner].span
+    if owner in program.functors:
+        return program.functors[owner].spans.get(part) or Span(file, 1, 1, 1, 1)
+    return Span(file, 1, 1, 1, 1)
+
+
+def _number(v) -> str:
+    return "-" if v is None else f"{v:.4f}"
+
+
+def _states_table(module, plan, store, console) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    if not plan.objects:
+        return
     table = Table(title=module.file, title_justify="left")
     for col in ("state", "step", "epoch", "test loss", "test acc", "train acc", "digest"):
         table.add_column(col)
@@ -77,12 +102,56 @@ def run_file(module, args) -> int:
         for obj, key in objects.items():
             job = store.get(key)
             m = job.metrics
-            fmt = lambda v: "-" if v is None else f"{v:.4f}"  # noqa: E731
-            table.add_row(Text(f"{fname}.{obj}"), str(m.get("step")), str(m.get("epoch")), fmt(m.get("loss")),
-                          fmt(m.get("accuracy")), fmt(m.get("train_accuracy")), (job.state_digest or "")[:12])
+            table.add_row(Text(f"{fname}.{obj}"), str(m.get("step")), str(m.get("epoch")), _number(m.get("loss")),
+                          _number(m.get("accuracy")), _number(m.get("train_accuracy")),
+                          (job.state_digest or "")[:12])
     console.print(table)
-    print(f"{counts['ran']} job(s) ran, {counts['reused']} reused ({time.perf_counter() - start:.2f} s)")
-    return 0
+
+
+def _sweep_table(sweep, keys: list[str], store, console) -> None:
+    """One row per member: its binding values, then test loss and accuracy of its final state."""
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title=f"sweep {sweep.name} = {sweep.functor}.{sweep.generator} ({len(keys)} runs)",
+                  title_justify="left")
+    for col in ("member", *sweep.bindings, "test loss", "test acc", "train acc", "digest"):
+        table.add_column(col, justify="right" if col != "member" else "left")
+    accuracies = []
+    for member, key in zip(sweep.members, keys):
+        job = store.get(key)
+        m = job.metrics
+        if m.get("accuracy") is not None:
+            accuracies.append(m["accuracy"])
+        table.add_row(Text(f"{sweep.name}[{member.index}]"), *(Text(_show(v)) for _, v in member.values),
+                      _number(m.get("loss")), _number(m.get("accuracy")), _number(m.get("train_accuracy")),
+                      (job.state_digest or "")[:12])
+    console.print(table)
+    if len(accuracies) > 1:
+        console.print(f"{sweep.name}: test accuracy {statistics.mean(accuracies):.4f} ± "
+                      f"{statistics.stdev(accuracies):.4f} (mean ± sd over {len(accuracies)} runs), "
+                      f"min {min(accuracies):.4f}, max {max(accuracies):.4f}")
+
+
+def _rep_table(rep, keys: dict[str, str], store, console) -> None:
+    """One row per generator f: the feature path L(Run f) and how much it moved."""
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title=f"{rep.name} = features({rep.base}): layer {rep.layer}, probe "
+                        f"{rep.probe.data_name}.{rep.probe.split} ({rep.probe.size} points)", title_justify="left")
+    for col in ("trajectory", "points", "width", "CKA(start, end)", "Procrustes(start, end)", "structure violations"):
+        table.add_column(col, justify="left" if col == "trajectory" else "right")
+    for generator, key in keys.items():
+        m = store.get(key).metrics
+        table.add_row(Text(f"{rep.name}({rep.base}.{generator})"), str(m.get("points")), str(m.get("width")),
+                      _number(m.get("cka")), _number(m.get("procrustes")),
+                      "-" if m.get("structure") is None else f"{m['structure']:.3f} (k = {m.get('k')})")
+    console.print(table)
+
+
+def _show(value) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def list_runs(args) -> int:

@@ -3,10 +3,17 @@
 Jobs run in plan order, in-process; a finished job is never recomputed (its key is in the
 store), so a second run is near-instant and a killed run resumes where it stopped. Each
 training state is stored as safetensors (never pickled) with its step, epoch and digest.
+
+Sweep members (train jobs marked `ensemble`) that are ready at the same time and can share one
+batched run — same architecture, data, loss, optimizer kind, batch size, epochs and starting
+step — train together as one ensemble (`backends.torch.ensemble.train_ensemble`); each member's
+state is stored under its own key exactly like a single job's. Torch uses at most as many
+threads as the process may run on (its default can count CPUs a container does not grant).
 """
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 
@@ -17,6 +24,24 @@ class TrainingDiverged(Exception):
     def __init__(self, job: Job, step: int, loss: float):
         super().__init__(f"{job.label} diverged at step {step} (loss {loss})")
         self.job, self.step, self.loss = job, step, loss
+
+
+def available_cpus() -> int:
+    import os
+
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def set_threads() -> int:
+    """Cap torch's intra-op threads at the CPUs this process may use; returns the count."""
+    import torch
+
+    threads = min(torch.get_num_threads(), available_cpus())
+    torch.set_num_threads(threads)
+    return threads
 
 
 @dataclass
@@ -30,6 +55,9 @@ class Executor:
     def __post_init__(self) -> None:
         self._states: dict[str, object] = {}
         self._data: dict[str, object] = {}
+        self._plan: Plan | None = None
+
+    # -- values ---------------------------------------------------------------------------------
 
     def dataset(self, spec):
         from backends.torch.data import load_dataset
@@ -49,13 +77,38 @@ class Executor:
                 self.store.tensors(key), int(stored.metrics["step"]), int(stored.metrics["epoch"]))
         return self._states[key]
 
+    def checkpoints(self, key: str) -> list:
+        """The states (parameters and buffers, no optimizer state) a `checkpoints` job stored."""
+        from backends.torch.train import TrainingState
+
+        stored = self.store.get(key)
+        tensors = self.store.tensors(key)
+        points = []
+        for i, (step, epoch) in enumerate(zip(stored.metrics["steps"], stored.metrics["epochs"])):
+            prefix = f"{i}/"
+            mine = {k[len(prefix):]: t for k, t in tensors.items() if k.startswith(prefix)}
+            points.append(TrainingState.from_tensors(mine, int(step), int(epoch)))
+        return points
+
+    def feature_path(self, key: str):
+        """The RepPath a `features` job stored."""
+        from backends.torch.features import RepPath
+
+        stack = self.store.tensors(key)["features"]
+        return RepPath(tuple(stack.unbind(0)))
+
+    # -- running --------------------------------------------------------------------------------
+
     def run(self, plan: Plan, keys=None, progress: bool = True) -> dict[str, int]:
         """Make sure the jobs for `keys` (all jobs by default) are finished; count reused/ran."""
+        self._plan = plan
         jobs = plan.ancestors(keys) if keys is not None else list(plan.jobs.values())
         todo = [j for j in jobs if not self.store.has(j.key)]
         counts = {"reused": len(jobs) - len(todo), "ran": 0}
         if not todo:
             return counts
+        set_threads()
+        done = {j.key for j in jobs} - {j.key for j in todo}
         bar = None
         if progress:
             from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -65,39 +118,70 @@ class Executor:
             bar.start()
             overall = bar.add_task("jobs", total=len(todo))
         try:
-            for job in todo:
-                task = bar.add_task(f"  {job.label}", total=1) if bar else None
-                self._run_one(job)
-                counts["ran"] += 1
-                if bar:
-                    bar.update(task, completed=1)
-                    bar.update(overall, advance=1)
+            pending = list(todo)
+            while pending:
+                ready = [j for j in pending if all(d in done for d in j.deps)]
+                single = next((j for j in ready if not j.spec.get("ensemble")), None)
+                batch = [single] if single is not None else self._ensemble_group(ready)
+                title = batch[0].label if len(batch) == 1 else \
+                    f"  {batch[0].origin[0] if batch[0].origin else 'ensemble'}: {len(batch)} runs as one ensemble"
+                task = bar.add_task(f"  {title}" if len(batch) == 1 else title, total=len(batch)) if bar else None
+                try:
+                    if single is not None:
+                        self._run_one(single)
+                    else:
+                        self._run_ensemble(batch)
+                finally:
+                    finished = [j for j in batch if self.store.has(j.key)]
+                    for j in finished:
+                        done.add(j.key)
+                        pending.remove(j)
+                    counts["ran"] += len(finished)
+                    if bar:
+                        bar.update(task, completed=len(finished))
+                        bar.update(overall, advance=len(finished))
         finally:
             if bar:
                 bar.stop()
         return counts
 
-    def _run_one(self, job: Job) -> None:
+    def _ensemble_group(self, ready: list[Job]) -> list[Job]:
+        """The ready sweep members that can train as one batched run with the first of them."""
+        if not ready:
+            raise RuntimeError("plan has a cycle or a missing dependency")
+
+        def signature(job: Job) -> str:
+            o = job.spec["optimizer"]
+            up = self.store.get(job.deps[0]).metrics
+            return json.dumps([job.spec["model"], job.spec["data"], job.spec["loss"], o["name"], o["batch"],
+                               o["epochs"], o["nesterov"], o["betas"], o["eps"], up["step"], up["epoch"]],
+                              sort_keys=True)
+
+        first = signature(ready[0])
+        return [j for j in ready if signature(j) == first]
+
+    def _model_and_data(self, job: Job):
         from backends.torch.data import DataSpec
         from backends.torch.models import spec_from_json
-        from backends.torch.train import Diverged, evaluate, init_state, train
-        import json
 
-        start = time.perf_counter()
         model = spec_from_json(json.dumps(job.spec["model"]))
         data = self.dataset(DataSpec.of(job.spec["data"]["name"], **job.spec["data"]["options"]))
+        return model, data
+
+    def _run_one(self, job: Job) -> None:
+        if job.kind == "checkpoints":
+            return self._run_checkpoints(job)
+        if job.kind == "features":
+            return self._run_features(job)
+        from backends.torch.train import Diverged, evaluate, init_state, train
+
+        start = time.perf_counter()
+        model, data = self._model_and_data(job)
         if job.kind == "init":
             state = init_state(model, data.input_shape, job.spec["seed"])
             metrics = {"step": 0, "epoch": 0}
         elif job.kind == "train":
-            from backends.torch.train import OptimizerSpec, SCHEDULES
-
-            o = dict(job.spec["optimizer"])
-            sched = o.pop("schedule")
-            if sched is not None:
-                kind = sched.pop("kind")
-                o["schedule"] = next(c for c in SCHEDULES.values() if c.__name__.lower() == kind)(**sched)
-            opt = OptimizerSpec(**o)
+            opt = optimizer_spec(job.spec["optimizer"])
             upstream = self.state(job.deps[0])
             try:
                 traj = train(upstream, model, data, opt, loss=job.spec["loss"], device=self.device)
@@ -112,3 +196,116 @@ class Executor:
         self._states[job.key] = state
         self.store.put(job.key, job.kind, {"label": job.label, **job.spec}, state.tensors(), metrics,
                        state.digest(), seconds=time.perf_counter() - start)
+
+    def _run_ensemble(self, jobs: list[Job]) -> None:
+        """Train sweep members together; store each finished member, then report a divergence."""
+        from backends.torch.ensemble import train_ensemble
+        from backends.torch.train import Diverged, evaluate
+
+        start = time.perf_counter()
+        model, data = self._model_and_data(jobs[0])
+        loss = jobs[0].spec["loss"]
+        results = train_ensemble([self.state(j.deps[0]) for j in jobs], model, data,
+                                 [optimizer_spec(j.spec["optimizer"]) for j in jobs], loss=loss,
+                                 device=self.device)
+        seconds = (time.perf_counter() - start) / len(jobs)
+        diverged = None
+        for job, result in zip(jobs, results):
+            if isinstance(result, Diverged):
+                diverged = diverged or TrainingDiverged(job, result.step, result.loss)
+                continue
+            state = result.end
+            metrics = {"step": state.step, "epoch": state.epoch, "members": len(jobs),
+                       "final_train_loss": result.losses[-1] if result.losses else None,
+                       **evaluate(state, model, data, loss=loss, device=self.device)}
+            self._states[job.key] = state
+            self.store.put(job.key, job.kind, {"label": job.label, **job.spec}, state.tensors(), metrics,
+                           state.digest(), seconds=seconds)
+        if diverged is not None:
+            raise diverged
+
+    def _run_checkpoints(self, job: Job) -> None:
+        """Re-run a train job's segment one epoch at a time, keeping the state after each epoch."""
+        import dataclasses
+
+        from backends.torch.train import Diverged, states_equal, train
+
+        start = time.perf_counter()
+        trained = self.store.get(job.spec["train"])
+        model, data = self._model_and_data(trained)
+        opt = optimizer_spec(trained.spec["optimizer"])
+        state = self.state(trained.spec["upstream"])
+        points = [state]
+        one = dataclasses.replace(opt, epochs=1)
+        try:
+            for _ in range(opt.epochs):
+                state = train(state, model, data, one, loss=trained.spec["loss"], device=self.device).end
+                points.append(state)
+        except Diverged as e:
+            raise TrainingDiverged(trained, e.step, e.loss) from None
+        bitwise, difference = states_equal(state, self.state(trained.key))
+        tensors = {f"{i}/{group}/{name}": t for i, p in enumerate(points)
+                   for group, ts in (("param", p.params), ("buffer", p.buffers)) for name, t in ts.items()}
+        metrics = {"points": len(points), "steps": [p.step for p in points], "epochs": [p.epoch for p in points],
+                   "reproduces": bitwise, "difference": difference}
+        self.store.put(job.key, job.kind, {"label": job.label, **job.spec}, tensors, metrics, None,
+                       seconds=time.perf_counter() - start)
+
+    def _run_features(self, job: Job) -> None:
+        """L(γ): the features of every checkpoint on the probe set, stacked (points, probe, width)."""
+        import torch
+
+        from backends.torch.features import linear_cka, procrustes_distance, structure_violation_rate
+        from backends.torch.models import spec_from_json
+
+        start = time.perf_counter()
+        model = spec_from_json(json.dumps(job.spec["model"]))
+        probe = self.probe(job.spec["probe"])
+        points = self.checkpoints(job.spec["checkpoints"])
+        path = along(model, points, job.spec["layer"], probe)
+        n = probe.shape[0]
+        metrics = {"points": len(path), "probe": n, "width": int(path.start.shape[1]),
+                   "cka": linear_cka(path.start, path.end) if n >= 4 else None,
+                   "procrustes": procrustes_distance(path.start, path.end),
+                   "structure": structure_violation_rate(path, k=min(DEFAULT_K, n - 1)).value,
+                   "k": min(DEFAULT_K, n - 1)}
+        metrics = {k: (None if isinstance(v, float) and v != v else v) for k, v in metrics.items()}
+        tensors = {"features": torch.stack(path.points), "steps": torch.tensor([p.step for p in points])}
+        self.store.put(job.key, job.kind, {"label": job.label, **job.spec}, tensors, metrics, None,
+                       seconds=time.perf_counter() - start)
+
+    def probe(self, spec: dict):
+        """The probe inputs: the first `size` points of a split of a data set."""
+        from backends.torch.data import DataSpec
+
+        data = self.dataset(DataSpec.of(spec["data"]["name"], **spec["data"]["options"]))
+        x = data.x_test if spec["split"] == "test" else data.x_train
+        return x[: spec["size"]]
+
+
+# k of the structure condition (k nearest neighbours under the start features) unless a check
+# sets it (`check L.structure with k = …`).
+DEFAULT_K = 10
+
+
+def along(model_spec, points, layer: int, probe):
+    """L(γ) for checkpoints `points`: features after `layer` of each state, on `probe`."""
+    from backends.torch.features import RepPath, features
+    from backends.torch.train import template
+
+    module = template(model_spec)
+    return RepPath(tuple(features(module, {**p.params, **p.buffers}, layer, probe) for p in points))
+
+
+def optimizer_spec(o: dict):
+    """The OptimizerSpec a plan's JSON describes."""
+    from backends.torch.train import SCHEDULES, OptimizerSpec
+
+    o = dict(o)
+    sched = o.pop("schedule")
+    if sched is not None:
+        sched = dict(sched)
+        kind = sched.pop("kind")
+        o["schedule"] = next(c for c in SCHEDULES.values() if c.__name__.lower() == kind)(**sched)
+    o["betas"] = tuple(o["betas"])
+    return OptimizerSpec(**o)

@@ -30,7 +30,18 @@ class _Interpretation:
         self.cat = _category(F.target)
         self.env = Env.of_params(*module.params)
         self.generic = None
+        if F.definition is not None:
+            raise BackendError("E312", f"`{F.target.name}` has no built-in functors; define "
+                               f"`{F.name}` by its mappings", F.definition.span,
+                               hints=("write `functor F : C -> Vect { A |-> R^2; f |-> [[1, 0]] }`",))
         if isinstance(F.source, SemanticRef):
+            if not F.rules:
+                raise BackendError("E312", f"`{F.name}` has no rules", F.span,
+                                   hints=("write `R^n |-> R^(2*n)` and `m |-> m (+) m`",))
+            if F.source.name != F.target.name or not hasattr(self.cat, "functor"):
+                raise BackendError("E312", "functors given by rules with pattern variables go from "
+                                   f"Vect to Vect; `{F.source.name} -> {F.target.name}` is not supported",
+                                   F.source.span.to(F.target.span))
             self.generic = self.cat.functor([_mapping(r) for r in F.rules], self.env, F.name)
             return
         p = module.presentations[F.source]

@@ -1,13 +1,17 @@
-"""Read the learning part of a Module: data, models, and functors into `Param(model, data, …)`.
+"""Read the learning part of a Module: data, models, functors into `Param(model, data, …)` and
+`Rep(probe = …, layer = …)`, and sweeps.
 
 This is the torch backend's elaboration: it turns value expressions (`dataset(...)`,
-`Linear(64, 32) >> ReLU`, `sgd(lr = 0.1, …)`, `init(seed = 0)`) into frozen specs and
-checks them statically (shapes, hyperparameters, resource limits) — without importing torch
-beyond the spec classes, and without training anything. Problems are `Diagnostic`s (E4xx).
+`Linear(64, 32) >> ReLU`, `sgd(lr = 0.1, …)`, `init(seed = 0)`, `features(Run)`,
+`sweep S = Run.full over seed in 0..3`) into frozen specs and checks them statically (shapes,
+hyperparameters, layer indices, resource limits) — without importing torch beyond the spec
+classes, and without training anything. Problems are `Diagnostic`s (E4xx).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +35,12 @@ class Limits:
 
     FLAGS = {"epochs": "--max-epochs", "runs": "--max-runs", "probe": "--max-probe",
              "params": "--max-params"}
+
+
+def limits_of(module: Module) -> Limits:
+    """The limits the command line handed to this module (`module.memo["limits"]`), else defaults."""
+    given = module.memo.get("limits") or {}
+    return Limits(**{k: int(v) for k, v in given.items() if k in Limits.FLAGS and v is not None})
 
 
 class ProgramError(Exception):
@@ -62,12 +72,72 @@ class LearningFunctor:
     spans: dict[str, Span] = field(default_factory=dict, compare=False)
 
 
+# What a sweep binding may override: `seed`, and these keywords of the generator's optimizer.
+SWEEPABLE = ("lr", "momentum", "weight_decay", "nesterov", "betas", "eps", "batch", "epochs")
+
+
+@dataclass(frozen=True)
+class Member:
+    """One run of a sweep: its binding values and the optimizer and init seed they give."""
+
+    index: int
+    values: tuple[tuple[str, Any], ...]  # (binding name, value), in binding order
+    optimizer: Any  # OptimizerSpec of the swept generator, overrides applied
+    init_seed: int | None  # the source object's init seed, when `seed` is bound
+
+    @property
+    def label(self) -> str:
+        return ", ".join(f"{k}={_show(v)}" for k, v in self.values)
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """`sweep S = Run.full over seed in 0..3, lr in [0.01, 0.1]`: the cartesian product of the
+    bindings, each member a run of generator `full` of functor `Run` from its source object."""
+
+    name: str
+    functor: str
+    generator: str
+    bindings: tuple[str, ...]
+    members: tuple[Member, ...]
+    span: Span = field(default=None, compare=False)  # type: ignore[assignment]
+
+
+@dataclass(frozen=True)
+class Probe:
+    """The probe set of Rep: the first `size` inputs of one split of a declared data set."""
+
+    data_name: str
+    split: str  # "test" | "train"
+    size: int
+    data: Any  # DataSpec
+
+    def to_json(self) -> dict:
+        import json
+
+        return {"data": json.loads(self.data.to_json()), "split": self.split, "size": self.size}
+
+
+@dataclass(frozen=True)
+class RepFunctor:
+    """`functor L : Training -> Rep(probe = digits.test, layer = -2) = features(Run)`: the learning
+    functor L after the functor `Run` into Param (L ∘ Run : Training -> Rep)."""
+
+    name: str
+    base: str  # the functor into Param it follows
+    layer: int
+    probe: Probe
+    span: Span = field(default=None, compare=False)  # type: ignore[assignment]
+
+
 @dataclass(frozen=True)
 class Program:
     module: Module
     data: dict[str, Any]
     models: dict[str, Any]
     functors: dict[str, LearningFunctor]
+    sweeps: dict[str, Sweep] = field(default_factory=dict)
+    reps: dict[str, RepFunctor] = field(default_factory=dict)
 
 
 def literal(e: A.Expr, what: str) -> Any:
@@ -95,8 +165,23 @@ class _Problem(Exception):
         self.diagnostic = Diagnostic(code, message, span, hints=tuple(h for h in hints if h))
 
 
-def read_program(module: Module, limits: Limits = Limits()) -> Program:
-    """Specs for every data, model and Param functor of the module; raises ProgramError."""
+def read_program(module: Module, limits: Limits | None = None) -> Program:
+    """Specs for every data, model, Param and Rep functor and sweep of the module; raises
+    ProgramError. Without `limits`, those of the command line (`limits_of`); memoized per module."""
+    limits = limits_of(module) if limits is None else limits
+    key = ("torch-program", limits)
+    if key not in module.memo:
+        try:
+            module.memo[key] = _read_program(module, limits)
+        except ProgramError as e:
+            module.memo[key] = e
+    found = module.memo[key]
+    if isinstance(found, ProgramError):
+        raise found
+    return found
+
+
+def _read_program(module: Module, limits: Limits) -> Program:
     problems: list[Diagnostic] = []
     data: dict[str, Any] = {}
     models: dict[str, Any] = {}
@@ -111,17 +196,36 @@ def read_program(module: Module, limits: Limits = Limits()) -> Program:
         except _Problem as p:
             problems.append(p.diagnostic)
     functors: dict[str, LearningFunctor] = {}
+    broken: set[str] = set()  # functors into Param with problems: no follow-up errors about them
     for F in module.functors.values():
         if isinstance(F.target, SemanticRef) and F.target.name == "Param":
             try:
                 functors[F.name] = _learning_functor(module, F, data, models, limits)
             except _Problem as p:
                 problems.append(p.diagnostic)
+                broken.add(F.name)
             except ProgramError as e:
                 problems.extend(e.diagnostics)
+                broken.add(F.name)
+    sweeps: dict[str, Sweep] = {}
+    for decl in module.declarations:
+        if decl.kind == "sweep":
+            try:
+                sweeps[decl.name] = _sweep(decl.statement, functors, broken, limits)
+            except _Problem as p:
+                problems.append(p.diagnostic)
+            except ProgramError as e:
+                problems.extend(e.diagnostics)
+    reps: dict[str, RepFunctor] = {}
+    for F in module.functors.values():
+        if isinstance(F.target, SemanticRef) and F.target.name == "Rep":
+            try:
+                reps[F.name] = _rep_functor(module, F, data, functors, broken, limits)
+            except _Problem as p:
+                problems.append(p.diagnostic)
     if problems:
         raise ProgramError(problems)
-    return Program(module, data, models, functors)
+    return Program(module, data, models, functors, sweeps, reps)
 
 
 def _call(e: A.Expr) -> tuple[str, tuple, dict, A.Expr]:
@@ -284,3 +388,210 @@ def object_paths(lf: LearningFunctor) -> dict[str, free.Path]:
                 paths[g.cod] = free.compose(free.generator_path(g), paths[g.dom])
                 changed = True
     return paths
+
+
+# ---- sweeps -------------------------------------------------------------------------------------
+
+
+def _show(value: Any) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def _domain(b: A.Binding) -> tuple[int, Any]:
+    """(size, values) of a binding's domain; a range's values are made only after the size
+    passes the limit, so `seed in 0..10^9` costs nothing."""
+    d = b.domain
+    if isinstance(d, A.Range):
+        lo, hi = literal(d.start, "a range end"), literal(d.stop, "a range end")
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in (lo, hi)):
+            raise _Problem("E404", f"`{text_of(d)}`: a range runs between integers", d.span,
+                           "write `0..9`, or a list `[0.01, 0.1]` for other values")
+        if hi < lo:
+            raise _Problem("E404", f"`{b.name.id} in {text_of(d)}` is empty", d.span,
+                           f"a range `a..b` includes both ends; write `{hi}..{lo}`")
+        return hi - lo + 1, range(lo, hi + 1)
+    if isinstance(d, A.ListExpr):
+        values = tuple(literal(x, f"a value of `{b.name.id}`") for x in d.items)
+        if not values:
+            raise _Problem("E404", f"`{b.name.id}` is bound to no values", d.span)
+        return len(values), values
+    raise _Problem("E404", f"`{b.name.id}` must range over `a..b` or a list `[…]`, not `{text_of(d)}`",
+                   d.span)
+
+
+def _sweep(decl: A.SweepDecl, functors: dict[str, LearningFunctor], broken: set[str],
+           limits: Limits) -> Sweep:
+    """Expand a sweep into its members (the cartesian product of its bindings, first binding
+    slowest). `seed` sets both the data-order seed of the swept generator and the init seed of
+    the source object its run starts from; every other binding overrides that keyword of the
+    generator's optimizer."""
+    import itertools
+
+    base = decl.base
+    if not (isinstance(base, A.QualName) and len(base.parts) == 2):
+        raise _Problem("E404", f"a sweep runs a generator of a functor into Param, not `{text_of(base)}`",
+                       base.span, "write `sweep S = Run.full over seed in 0..3`")
+    fname, gname = base.parts
+    if fname in broken:
+        raise ProgramError([])
+    if fname not in functors:
+        raise _Problem("E404", f"`{fname}` is not a functor into Param", base.span,
+                       *(f"functors into Param: {', '.join(functors)}",) if functors else ())
+    lf = functors[fname]
+    if gname not in lf.segments:
+        known = ", ".join(g.name for g in lf.presentation.generators if g.name in lf.segments)
+        raise _Problem("E404", f"`{fname}` maps no generator `{gname}`", base.span, f"its generators: {known}")
+    problems: list[Diagnostic] = []
+    names: list[str] = []
+    domains: list[tuple[int, Any]] = []
+    for b in decl.bindings:
+        key = b.name.id
+        if key in names:
+            problems.append(Diagnostic("E404", f"`{key}` is bound twice", b.name.span))
+            continue
+        if key != "seed" and key not in SWEEPABLE:
+            problems.append(Diagnostic("E404", f"a sweep cannot vary `{key}`", b.name.span,
+                                       hints=(f"it may vary seed, {', '.join(SWEEPABLE)}",)))
+            continue
+        try:
+            domains.append(_domain(b))
+            names.append(key)
+        except _Problem as p:
+            problems.append(p.diagnostic)
+    if problems:
+        raise ProgramError(problems)
+    size = math.prod(n for n, _ in domains)
+    if size > limits.runs:
+        raise _Problem("E401", f"sweep `{decl.name.id}` has {size:,} runs, over the limit of {limits.runs:,}",
+                       decl.span, f"raise it with {Limits.FLAGS['runs']}")
+    spans = {b.name.id: b.domain.span for b in decl.bindings}
+    members: list[Member] = []
+    for index, values in enumerate(itertools.product(*(v for _, v in domains))):
+        chosen = tuple(zip(names, values))
+        overrides = {k: v for k, v in chosen}
+        init_seed = overrides.get("seed")
+        for key in ("batch", "epochs", "seed"):
+            if isinstance(overrides.get(key), float) and float(overrides[key]).is_integer():
+                overrides[key] = int(overrides[key])
+        if "betas" in overrides and isinstance(overrides["betas"], tuple):
+            overrides["betas"] = tuple(overrides["betas"])
+        try:
+            opt = dataclasses.replace(lf.segments[gname], **overrides)
+        except (TypeError, ValueError) as e:
+            culprit = next((k for k in names if k in str(e)), names[-1])
+            raise _Problem("E404", f"sweep `{decl.name.id}`, member {', '.join(f'{k}={_show(v)}' for k, v in chosen)}: "
+                           f"{e}", spans[culprit]) from None
+        if opt.epochs > limits.epochs:
+            raise _Problem("E401", f"sweep `{decl.name.id}` asks for {opt.epochs} epochs, over the limit of "
+                           f"{limits.epochs}", spans.get("epochs", decl.span),
+                           f"raise it with {Limits.FLAGS['epochs']}")
+        members.append(Member(index, chosen, opt, None if init_seed is None else int(init_seed)))
+    return Sweep(decl.name.id, fname, gname, tuple(names), tuple(members), decl.span)
+
+
+def sweep_source(lf: LearningFunctor, generator: str) -> tuple[str, free.Path]:
+    """The source object a sweep member's run starts from, and the path from it to the start
+    of the swept generator."""
+    dom = lf.presentation.generator[generator].dom
+    path = object_paths(lf)[dom]
+    return path.dom, path
+
+
+# ---- Rep: the learning functor -----------------------------------------------------------------
+
+REP_OPTIONS = ("probe", "layer", "size")
+
+
+def _rep_functor(module: Module, F: Functor, data: dict, functors: dict[str, LearningFunctor],
+                 broken: set[str], limits: Limits) -> RepFunctor:
+    """Read `functor L : Training -> Rep(probe = digits.test, layer = -2) = features(Run)`."""
+    from backends.torch.data import DataError, load_dataset
+    from backends.torch.models import _top, infer_shapes
+
+    ref: SemanticRef = F.target
+    usage = "write `functor L : Training -> Rep(probe = digits.test, layer = -2) = features(Run)`"
+    if ref.args:
+        raise _Problem("E404", "Rep takes keyword arguments: `Rep(probe = digits.test, layer = -2)`",
+                       ref.args[0].span)
+    d = F.definition
+    if d is None:
+        raise _Problem("E404", f"`{F.name}` into Rep is defined by the learning functor, not by a body",
+                       F.span, usage)
+    if not (isinstance(d, A.Call) and isinstance(d.func, A.Name) and d.func.id == "features"):
+        raise _Problem("E404", f"a functor into Rep is `features(…)`, not `{text_of(d)}`", d.span, usage)
+    if len(d.positional) != 1 or not isinstance(d.positional[0], A.Name):
+        raise _Problem("E404", "`features` takes the functor into Param whose runs it reads: `features(Run)`",
+                       d.span, usage + " (L after Run); `L : Param -> Rep` on all of Param is not "
+                       "supported in this version")
+    base = d.positional[0].id
+    if base in broken:
+        raise _Problem("E404", f"`{base}` has errors, so `{F.name}` cannot be read", d.positional[0].span)
+    if base not in functors:
+        raise _Problem("E404", f"`{base}` is not a functor into Param", d.positional[0].span, usage)
+    lf = functors[base]
+    if F.source != lf.presentation.name:
+        raise _Problem("E404", f"`{F.name}` goes out of `{F.source if isinstance(F.source, str) else F.source.name}` "
+                       f"but `{base}` goes out of `{lf.presentation.name}`", F.span,
+                       f"write `functor {F.name} : {lf.presentation.name} -> Rep(…) = features({base})`")
+    options: dict[str, A.Expr] = {}
+    for key, value in list(ref.kwargs) + list(d.keywords.items()):
+        if key not in REP_OPTIONS:
+            raise _Problem("E404", f"Rep has no option `{key}`", value.span,
+                           f"its options are {', '.join(REP_OPTIONS)}")
+        if key in options and text_of(options[key]) != text_of(value):
+            raise _Problem("E404", f"`{key}` is given twice", value.span)
+        options[key] = value
+    # the probe set: `digits` or `digits.test` (the test split), or `digits.train`
+    probe_expr = options.get("probe")
+    if probe_expr is None:
+        data_name, split, probe_span = lf.target.data_name, "test", ref.span
+    elif isinstance(probe_expr, A.Name):
+        data_name, split, probe_span = probe_expr.id, "test", probe_expr.span
+    elif isinstance(probe_expr, A.QualName) and len(probe_expr.parts) == 2 and \
+            probe_expr.parts[1] in ("test", "train"):
+        (data_name, split), probe_span = probe_expr.parts, probe_expr.span
+    else:
+        raise _Problem("E404", f"the probe set is a data set's split, not `{text_of(probe_expr)}`",
+                       probe_expr.span, "write `probe = digits.test` (or `digits.train`)")
+    if data_name not in data:
+        raise _Problem("E404", f"`{data_name}` is not a declared data set", probe_span)
+    try:
+        dataset = load_dataset(data[data_name], cache_dir=None)
+    except DataError as e:
+        raise _Problem("E403", e.message, probe_span, e.hint or "")
+    available = len(dataset.y_test if split == "test" else dataset.y_train)
+    size = available
+    if "size" in options:
+        size = literal(options["size"], "size")
+        if not isinstance(size, int) or isinstance(size, bool) or not 4 <= size <= available:
+            raise _Problem("E404", f"probe size must be an integer from 4 to {available} "
+                           f"(the size of `{data_name}.{split}`), not {_show(size)}", options["size"].span)
+    if size > limits.probe:
+        raise _Problem("E401", f"the probe set `{data_name}.{split}` has {size:,} points, over the limit of "
+                       f"{limits.probe:,}", options.get("size", probe_expr or ref).span,
+                       f"raise it with {Limits.FLAGS['probe']}, or take fewer with `size = …`")
+    if size < 4:
+        raise _Problem("E404", f"the probe set `{data_name}.{split}` has {size} points; Rep needs at least 4",
+                       probe_span)
+    if tuple(dataset.input_shape) != tuple(_input_shape(module, lf)):
+        raise _Problem("E402", f"the probe `{data_name}.{split}` has inputs of shape {dataset.input_shape}, "
+                       f"but `{lf.target.model_name}` reads {_input_shape(module, lf)}", probe_span)
+    # the layer: an index into the built nn.Sequential, Python style (-2: the penultimate output)
+    layer_expr = options.get("layer")
+    layer = -2 if layer_expr is None else literal(layer_expr, "layer")
+    count = len(_top(lf.target.model))
+    if not isinstance(layer, int) or isinstance(layer, bool) or not -count <= layer < count:
+        raise _Problem("E404", f"layer {_show(layer)} is not a layer of `{lf.target.model_name}`, which has "
+                       f"{count} layer{'s' if count != 1 else ''}", (layer_expr or ref).span,
+                       f"index its layers with {-count}..{count - 1} (-2 is the input of the last layer)")
+    infer_shapes(lf.target.model, dataset.input_shape)
+    return RepFunctor(F.name, base, layer, Probe(data_name, split, size, data[data_name]), F.span)
+
+
+def _input_shape(module: Module, lf: LearningFunctor) -> tuple[int, ...]:
+    from backends.torch.data import load_dataset
+
+    key = ("torch-input-shape", lf.target.data.to_json())
+    if key not in module.memo:
+        module.memo[key] = tuple(load_dataset(lf.target.data, cache_dir=None).input_shape)
+    return module.memo[key]

@@ -420,7 +420,7 @@ class Elaborator:
         text = self.scope.sources.get(s.file)
         if text is None or printer.precedence(e) > printer.precedence(A.Compose(())):
             return s
-        lines = text.splitlines()
+        lines = text.split("\n")
         if not (1 <= s.line <= len(lines) and 1 <= s.end_line <= len(lines)):
             return s
         before, after = lines[s.line - 1], lines[s.end_line - 1]

@@ -434,7 +434,7 @@ def _parse(text: str, file: str) -> tuple[A.SourceFile, list[Token]]:
     deep = _too_deep(tree)
     if deep is not None:
         raise DiagnosticError([Diagnostic(
-            "E401", f"this expression is nested more than {MAX_DEPTH} levels deep", deep.span,
+            "E107", f"this expression is nested more than {MAX_DEPTH} levels deep", deep.span,
             hints=("give inner parts names of their own (a `data` or `param` declaration, a "
                    "generator) or split long chains",))])
     return tree, comments
