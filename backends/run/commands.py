@@ -69,7 +69,7 @@ def run_file(module, args) -> int:
         _sweep_table(program.sweeps[name], plan.sweeps[name], store, console)
     for name in plan.reps:
         _rep_table(program.reps[name], plan.reps[name], store, console)
-    print(f"{counts['ran']} job(s) ran, {counts['reused']} reused ({time.perf_counter() - start:.2f} s)")
+    print(f"{counts['ran']} job(s) ran, {counts['reused']} reused ({time.perf_counter() - start:.3f} s)")
     return 0
 
 
@@ -139,14 +139,16 @@ def _rep_table(rep, keys: dict[str, str], store, console) -> None:
     from rich.text import Text
 
     table = Table(title=f"{rep.name} = features({rep.base}): layer {rep.layer}, probe "
-                        f"{rep.probe.data_name}.{rep.probe.split} ({rep.probe.size} points)", title_justify="left")
-    for col in ("trajectory", "points", "width", "CKA(start, end)", "Procrustes(start, end)", "structure violations"):
+                        f"{rep.probe.data_name}.{rep.probe.split} ({rep.probe.size} points)", title_justify="left",
+                  caption="CKA, Procrustes: linear CKA and Procrustes distance of the start and end features; "
+                          "violations: rate of the structure condition", caption_justify="left")
+    for col in ("trajectory", "points", "width", "CKA", "Procrustes", "violations", "k"):
         table.add_column(col, justify="left" if col == "trajectory" else "right")
     for generator, key in keys.items():
         m = store.get(key).metrics
         table.add_row(Text(f"{rep.name}({rep.base}.{generator})"), str(m.get("points")), str(m.get("width")),
-                      _number(m.get("cka")), _number(m.get("procrustes")),
-                      "-" if m.get("structure") is None else f"{m['structure']:.3f} (k = {m.get('k')})")
+                      _number(m.get("cka")), _number(m.get("procrustes")), _number(m.get("structure")),
+                      str(m.get("k")))
     console.print(table)
 
 

@@ -7,14 +7,23 @@ training state is stored as safetensors (never pickled) with its step, epoch and
 Sweep members (train jobs marked `ensemble`) that are ready at the same time and can share one
 batched run — same architecture, data, loss, optimizer kind, batch size, epochs and starting
 step — train together as one ensemble (`backends.torch.ensemble.train_ensemble`); each member's
-state is stored under its own key exactly like a single job's. Torch uses at most as many
-threads as the process may run on (its default can count CPUs a container does not grant).
+state is stored under its own key exactly like a single job's.
+
+Threads: a job whose step is small (under `THREAD_WORK` multiply-adds, estimated as parameters ×
+batch × members × spatial positions) runs on one torch thread, larger ones on every CPU the
+process may use. Small steps gain nothing from a second thread and lose badly when another
+process holds a core (measured on 2 cores with another process busy: a digits MLP 64-32-10
+trained 10-60× slower on 2 threads than on 1, and even a 64-1024-1024-10 MLP at batch 256,
+3·10⁸ multiply-adds a step, 10× slower); the threshold is where a second thread should pay off
+on an idle machine, a guess. `CATDSL_THREADS=N` overrides the choice.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from backends.run.plan import Job, Plan
@@ -27,21 +36,45 @@ class TrainingDiverged(Exception):
 
 
 def available_cpus() -> int:
-    import os
-
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except (AttributeError, OSError):
         return max(1, os.cpu_count() or 1)
 
 
-def set_threads() -> int:
-    """Cap torch's intra-op threads at the CPUs this process may use; returns the count."""
+# Multiply-adds per training step below which one torch thread is the fastest choice.
+THREAD_WORK = 1e8
+
+
+def threads_for(work: float) -> int:
+    """Torch threads for a job doing `work` multiply-adds per step (see the module docstring)."""
+    given = os.environ.get("CATDSL_THREADS", "").strip()
+    if given.isdigit() and int(given) > 0:
+        return int(given)
+    return 1 if work < THREAD_WORK else available_cpus()
+
+
+@contextmanager
+def torch_threads(n: int):
     import torch
 
-    threads = min(torch.get_num_threads(), available_cpus())
-    torch.set_num_threads(threads)
-    return threads
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def step_work(model_json: dict, input_shape: tuple, batch: int, members: int = 1) -> float:
+    """Rough multiply-adds of one step: parameters × batch × members (× spatial positions for
+    image inputs, where convolutions reuse their weights at every position)."""
+    from backends.torch.models import spec_from_json
+    from backends.torch.train import template
+
+    params = sum(p.numel() for p in template(spec_from_json(json.dumps(model_json))).parameters())
+    positions = input_shape[1] * input_shape[2] if len(input_shape) == 3 else 1
+    return float(params) * batch * members * positions
 
 
 @dataclass
@@ -107,7 +140,6 @@ class Executor:
         counts = {"reused": len(jobs) - len(todo), "ran": 0}
         if not todo:
             return counts
-        set_threads()
         done = {j.key for j in jobs} - {j.key for j in todo}
         bar = None
         if progress:
@@ -127,10 +159,11 @@ class Executor:
                     f"  {batch[0].origin[0] if batch[0].origin else 'ensemble'}: {len(batch)} runs as one ensemble"
                 task = bar.add_task(f"  {title}" if len(batch) == 1 else title, total=len(batch)) if bar else None
                 try:
-                    if single is not None:
-                        self._run_one(single)
-                    else:
-                        self._run_ensemble(batch)
+                    with torch_threads(threads_for(self._work(batch))):
+                        if single is not None:
+                            self._run_one(single)
+                        else:
+                            self._run_ensemble(batch)
                 finally:
                     finished = [j for j in batch if self.store.has(j.key)]
                     for j in finished:
@@ -144,6 +177,21 @@ class Executor:
             if bar:
                 bar.stop()
         return counts
+
+    def _work(self, batch: list[Job]) -> float:
+        """Multiply-adds per step of a batch of jobs (for the thread count)."""
+        from backends.torch.data import DataSpec
+
+        job = batch[0]
+        if job.kind == "init":
+            return 0.0
+        if job.kind == "features":  # the probe set through the model
+            spec, data, size = job.spec, job.spec["probe"]["data"], job.spec["probe"]["size"]
+        else:  # a training step (checkpoints re-train their segment)
+            spec = job.spec if job.kind == "train" else self.store.get(job.spec["train"]).spec
+            data, size = spec["data"], spec["optimizer"]["batch"]
+        shape = self.dataset(DataSpec.of(data["name"], **data["options"])).input_shape
+        return step_work(spec["model"], tuple(shape), size, len(batch))
 
     def _ensemble_group(self, ready: list[Job]) -> list[Job]:
         """The ready sweep members that can train as one batched run with the first of them."""
@@ -198,16 +246,28 @@ class Executor:
                        state.digest(), seconds=time.perf_counter() - start)
 
     def _run_ensemble(self, jobs: list[Job]) -> None:
-        """Train sweep members together; store each finished member, then report a divergence."""
-        from backends.torch.ensemble import train_ensemble
-        from backends.torch.train import Diverged, evaluate
+        """Train sweep members together; store each finished member, then report a divergence.
+
+        Members that cannot share a batched run (BatchNorm, Dropout, different optimizer state)
+        train one at a time: their results are then exactly those of single runs."""
+        from backends.torch.ensemble import NotEnsemblable, train_ensemble
+        from backends.torch.train import Diverged, evaluate, train
 
         start = time.perf_counter()
         model, data = self._model_and_data(jobs[0])
         loss = jobs[0].spec["loss"]
-        results = train_ensemble([self.state(j.deps[0]) for j in jobs], model, data,
-                                 [optimizer_spec(j.spec["optimizer"]) for j in jobs], loss=loss,
-                                 device=self.device)
+        starts = [self.state(j.deps[0]) for j in jobs]
+        opts = [optimizer_spec(j.spec["optimizer"]) for j in jobs]
+        try:
+            results = train_ensemble(starts, model, data, opts, loss=loss, device=self.device)
+            together = len(jobs)
+        except NotEnsemblable:
+            results, together = [], 1
+            for s, o in zip(starts, opts):
+                try:
+                    results.append(train(s, model, data, o, loss=loss, device=self.device))
+                except Diverged as e:
+                    results.append(e)
         seconds = (time.perf_counter() - start) / len(jobs)
         diverged = None
         for job, result in zip(jobs, results):
@@ -215,7 +275,7 @@ class Executor:
                 diverged = diverged or TrainingDiverged(job, result.step, result.loss)
                 continue
             state = result.end
-            metrics = {"step": state.step, "epoch": state.epoch, "members": len(jobs),
+            metrics = {"step": state.step, "epoch": state.epoch, "members": together,
                        "final_train_loss": result.losses[-1] if result.losses else None,
                        **evaluate(state, model, data, loss=loss, device=self.device)}
             self._states[job.key] = state

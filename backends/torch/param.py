@@ -46,9 +46,10 @@ class _Session:
         return module.memo[key]
 
 
-def check_options(module, law_name: str, allowed: tuple[str, ...]) -> dict[str, Any]:
+def check_options(module, law_name: str, allowed: tuple[str, ...], within: str = "") -> dict[str, Any]:
     """The options of the `check … with …` statements whose targets select `law_name` (the law
-    itself, or a prefix of its name ending at `.` or `[`); later statements win."""
+    itself, or a prefix of its name ending at `.` or `[`) and start with `within`; later
+    statements win."""
     from backends.torch.program import _Problem, literal
     from catdsl.backend import BackendError
     from catdsl.syntax.printer import expr as text_of
@@ -56,7 +57,8 @@ def check_options(module, law_name: str, allowed: tuple[str, ...]) -> dict[str, 
     found: dict[str, Any] = {}
     for chk in module.checks:
         names = [text_of(t) for t in chk.targets]
-        if not any(law_name == n or law_name.startswith((n + ".", n + "[")) for n in names):
+        if not any((law_name == n or law_name.startswith((n + ".", n + "["))) and n.startswith(within)
+                   for n in names):
             continue
         for kw in chk.options:
             if kw.name not in allowed:
@@ -69,7 +71,12 @@ def check_options(module, law_name: str, allowed: tuple[str, ...]) -> dict[str, 
     return found
 
 
-def tolerance(module, law: Law, default: float, allowed: tuple[str, ...] = ("tol",)) -> float:
+# `samples` and `seed` are accepted for every law (they are generic options of `check … with`)
+# and change nothing here: training runs are deterministic and decided on one run.
+OPTIONS = ("tol", "samples", "seed")
+
+
+def tolerance(module, law: Law, default: float, allowed: tuple[str, ...] = OPTIONS) -> float:
     """The `tol` a check statement sets for `law`, else `default`."""
     from catdsl.backend import BackendError
 

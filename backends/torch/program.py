@@ -223,6 +223,8 @@ def _read_program(module: Module, limits: Limits) -> Program:
                 reps[F.name] = _rep_functor(module, F, data, functors, broken, limits)
             except _Problem as p:
                 problems.append(p.diagnostic)
+            except ProgramError as e:
+                problems.extend(e.diagnostics)
     if problems:
         raise ProgramError(problems)
     return Program(module, data, models, functors, sweeps, reps)
@@ -364,8 +366,14 @@ def _learning_functor(module: Module, F: Functor, data, models, limits: Limits) 
     if problems:
         raise ProgramError(problems)
     target = ParamTarget(model_name, data_name, models[model_name], data[data_name], loss)
-    return LearningFunctor(F.name, p, target, inits, segments,
-                           {k: v.span for k, v in {**F.objects, **F.arrows}.items()})
+    lf = LearningFunctor(F.name, p, target, inits, segments,
+                         {k: v.span for k, v in {**F.objects, **F.arrows}.items()})
+    unreached = [o for o in p.objects if o not in object_paths(lf)]
+    if unreached:
+        raise _Problem("E207", f"no training reaches {', '.join(f'`{o}`' for o in unreached)} from an initial "
+                       "state", F.span, "every object must be reached by generators from an object with no "
+                       "incoming arrow, which takes `init(seed = …)`")
+    return lf
 
 
 def _span_of(module: Module, name: str) -> Span | None:
@@ -525,7 +533,7 @@ def _rep_functor(module: Module, F: Functor, data: dict, functors: dict[str, Lea
                        "supported in this version")
     base = d.positional[0].id
     if base in broken:
-        raise _Problem("E404", f"`{base}` has errors, so `{F.name}` cannot be read", d.positional[0].span)
+        raise ProgramError([])  # `base` has errors of its own; nothing more to say here
     if base not in functors:
         raise _Problem("E404", f"`{base}` is not a functor into Param", d.positional[0].span, usage)
     lf = functors[base]
@@ -583,7 +591,7 @@ def _rep_functor(module: Module, F: Functor, data: dict, functors: dict[str, Lea
     if not isinstance(layer, int) or isinstance(layer, bool) or not -count <= layer < count:
         raise _Problem("E404", f"layer {_show(layer)} is not a layer of `{lf.target.model_name}`, which has "
                        f"{count} layer{'s' if count != 1 else ''}", (layer_expr or ref).span,
-                       f"index its layers with {-count}..{count - 1} (-2 is the input of the last layer)")
+                       f"index its layers with {-count}..{count - 1} (-2: the output of the layer before the last)")
     infer_shapes(lf.target.model, dataset.input_shape)
     return RepFunctor(F.name, base, layer, Probe(data_name, split, size, data[data_name]), F.span)
 

@@ -49,15 +49,17 @@ def check(path: Path, capsys, *flags) -> tuple[int, dict[str, dict]]:
 
 
 def test_the_laws_of_L_hold_on_a_real_run(tmp_path, capsys):
-    code, laws = check(write(tmp_path), capsys)
+    # a tolerance for the equalities does not become the structure condition's threshold
+    code, laws = check(write(tmp_path, extra="check Run, L with tol = 1e-12"), capsys)
     assert code == 0
+    assert {name.split(".")[0] for name in laws} == {"Run", "L"}
     for x in ("init", "mid", "final"):
         assert laws[f"L.map_id[{x}]"]["verdict"] == "proved"
     comp = laws["L.map_comp[warm, cool]"]
     assert comp["verdict"] == "proved" and "4 points along cool . warm" in comp["witness"]
     resume = laws["L.respects[resume]"]
     assert resume["verdict"] == "proved" and "4 points each" in resume["witness"]
-    assert resume["via"] == "torch (bitwise)" and resume["span"]["line"] == 9
+    assert resume["via"] == "torch (bitwise)" and resume["span"]["line"] == 10
     for g, points in (("warm", 3), ("cool", 2), ("full", 4)):
         structure = laws[f"L.structure[{g}]"]
         # 450 probe points x 10 neighbours x (points - 1) later checkpoints
@@ -104,7 +106,7 @@ def test_run_stores_checkpoints_and_feature_paths(tmp_path, capsys):
     assert main(["run", "--store", str(store), str(path)]) == 0
     out = capsys.readouterr().out
     assert "L = features(Run): layer -2, probe digits.test (450 points)" in out
-    assert "L(Run.warm)" in out and "CKA(start, end)" in out
+    assert "L(Run.warm)" in out and "CKA" in out and "violations" in out
     with Store.open(store) as s:
         jobs = {r.key: s.get(r.key) for r in s.runs()}
         features = {j.spec["label"]: j for j in jobs.values() if j.kind == "features"}
@@ -128,6 +130,13 @@ def test_compile_lists_checkpoint_and_feature_jobs(tmp_path, capsys):
     ckpt = jobs["checkpoints of Run.warm after Run.init"]
     assert feat["deps"] == [ckpt["key"]] and ckpt["deps"] == [jobs["Run.warm after Run.init"]["key"]]
     assert feat["spec"]["layer"] == -2 and feat["spec"]["probe"]["size"] == 450
+    # the options may also be keywords of `features`; the probe defaults to Run's test split
+    path = write(tmp_path, rep="Rep")
+    path.write_text(path.read_text().replace("features(Run)", "features(Run, layer = 0, size = 100)"))
+    assert main(["compile", str(path)]) == 0
+    jobs = {j["label"]: j for j in json.loads(capsys.readouterr().out)["jobs"]}
+    spec = jobs["L(Run.warm after Run.init)"]["spec"]
+    assert spec["layer"] == 0 and spec["probe"]["size"] == 100 and spec["probe"]["split"] == "test"
 
 
 @pytest.mark.parametrize("rep, flags, code, needle", [

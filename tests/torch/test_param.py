@@ -170,3 +170,12 @@ def test_a_diverging_run_is_reported_with_its_morphism(tmp_path, capsys):
 
     with Store.open(store) as s:
         assert [r.kind for r in s.runs()] == ["init"]  # what finished is kept
+
+
+def test_objects_no_training_reaches_are_a_static_error(tmp_path, capsys):
+    path = write(tmp_path)
+    text = path.read_text().replace("objects init, mid, final", "objects init, mid, final, z\n  spin : z -> z")
+    path.write_text(text.replace("init |-> init(seed = 0)", "init |-> init(seed = 0)\n  spin |-> sgd(lr = 0.1)"))
+    assert main(["check", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "error[E207]" in err and "no training reaches `z`" in err

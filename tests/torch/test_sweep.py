@@ -131,3 +131,27 @@ def test_check_decides_the_ensemble_law(tmp_path, capsys):
     law = next(o for o in report["obligations"] if o["name"] == "S.ensemble")
     assert law["verdict"] in ("proved", "passed 2") and "4 members as one ensemble" in law["witness"]
     assert law["span"]["line"] == 15 and code == 0
+
+
+def test_members_that_cannot_share_a_batch_train_one_at_a_time(tmp_path, capsys):
+    from backends.run.store import Store
+
+    path, store = write(tmp_path, "S = Run.fit over seed in 0..1"), tmp_path / "store"
+    path.write_text(path.read_text().replace("ReLU >> Linear(16, 10)", "ReLU >> Dropout(0.1) >> Linear(16, 10)"))
+    assert main(["run", "--store", str(store), str(path)]) == 0
+    assert "sweep S = Run.fit (2 runs)" in capsys.readouterr().out
+    with Store.open(store) as s:
+        members = [s.get(r.key) for r in s.runs() if s.get(r.key).spec["label"].startswith("S[")]
+        assert [j.metrics["members"] for j in members] == [1, 1]  # Dropout: no shared batch
+
+
+def test_a_diverging_member_is_reported_and_the_others_are_kept(tmp_path, capsys):
+    from backends.run.store import Store
+
+    path, store = write(tmp_path, "S = Run.fit over lr in [0.05, 1e30]"), tmp_path / "store"
+    assert main(["run", "--store", str(store), str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "error[E405]" in err and "S[lr=1e+30]" in err and f"{path}:15:1" in err
+    with Store.open(store) as s:
+        labels = [s.get(r.key).spec["label"] for r in s.runs()]
+    assert "S[lr=0.05]" in labels and "S[lr=1e+30]" not in labels
