@@ -324,7 +324,13 @@ def _learning_functor(module: Module, F: Functor, data, models, limits: Limits) 
             if name != "init" or args or set(kwargs) - {"seed"}:
                 raise _Problem("E406", f"`{text_of(img.expr)}` is not an initial state", img.expr.span,
                                "write `init(seed = 0)`")
-            inits[obj] = int(kwargs.get("seed", 0))
+            seed = kwargs.get("seed", 0)
+            if isinstance(seed, float) and seed.is_integer():
+                seed = int(seed)
+            if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+                raise _Problem("E406", f"the seed of an initial state must be a non-negative integer, "
+                               f"not `{text_of(img.expr.keywords['seed'])}`", img.expr.keywords["seed"].span)
+            inits[obj] = seed
         except _Problem as e:
             problems.append(e.diagnostic)
     segments: dict[str, Any] = {}
