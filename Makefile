@@ -32,6 +32,9 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/bench_parse.py
+	$(PY) bench/bench_symbolic.py --quick
+	$(PY) bench/bench_ensemble.py --quick
+	$(PY) bench/bench_store.py
 
 clean:
 	rm -rf $(VENV) .catdsl .pytest_cache .hypothesis
