@@ -124,22 +124,31 @@ def validate(module: Module) -> list[Diagnostic]:
             try:
                 interpretation(module, F.name)
             except BackendError as e:
-                found.append(Diagnostic(e.code, e.message, e.span, hints=tuple(e.hints)))
+                found.append(_located(e, F.span))
     for t in module.transformations.values():
         F, G = module.functors[t.source], module.functors[t.target]
         if isinstance(F.target, SemanticRef) and F.target.name in _CATEGORIES:
             try:
                 _components(module, t)
             except BackendError as e:
-                found.append(Diagnostic(e.code, e.message, e.span, hints=tuple(e.hints)))
+                found.append(_located(e, t.span))
             except KeyError:
                 pass
     return found
 
 
+def _located(e: BackendError, fallback) -> Diagnostic:
+    """The error as a diagnostic; one raised without a place points at its declaration."""
+    span = e.span if e.span is not None and e.span.line >= 1 else fallback
+    return Diagnostic(e.code, e.message, span, hints=tuple(e.hints))
+
+
 def _components(module: Module, t):
     F, G = interpretation(module, t.source), interpretation(module, t.target)
     if F.generic is not None:
+        if not t.rules:
+            raise BackendError("E312", f"transformation `{t.name}` has no component rule", t.span,
+                               hints=("write one rule for every object: `R^n |-> I(n)`",))
         return F.cat.transformation(F.generic, G.generic, [_mapping(r) for r in t.rules], F.env, t.name)
     return {x: F.cat.morphism(img.expr, F.objects[x], G.objects[x], F.env, name=f"{t.name}[{x}]")
             for x, img in t.components.items()}
