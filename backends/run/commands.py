@@ -3,6 +3,10 @@
 Each takes an elaborated Module (or a store directory) and the parsed command-line arguments
 and returns an exit code; diagnostics go through catdsl's renderer like any other. The limits
 of the command line reach the program through `module.memo["limits"]` (set by the CLI).
+
+When every job is in the store, `run` imports neither torch nor scikit-learn: the program is
+read from the data facts recorded in the store's data folder, the device is decided only when
+a job must run, and the tables print stored metrics.
 """
 
 from __future__ import annotations
@@ -10,15 +14,22 @@ from __future__ import annotations
 import statistics
 import sys
 import time
+from pathlib import Path
 
 from catdsl.diagnostics import Diagnostic, DiagnosticError
 
 
-def _program(module):
+def _store_dir(module, args) -> Path:
+    from backends.run.store import DEFAULT_DIR
+
+    return Path(args.store) if args.store else Path(module.file).resolve().parent / DEFAULT_DIR
+
+
+def _program(module, cache_dir=None):
     from backends.torch.program import ProgramError, read_program
 
     try:
-        return read_program(module)
+        return read_program(module, cache_dir=cache_dir)
     except ProgramError as e:
         raise DiagnosticError(e.diagnostics) from None
 
@@ -28,24 +39,18 @@ def _session(module, args):
     from backends.run.plan import compile_program
     from backends.run.store import Store
 
-    program = _program(module)
+    where = _store_dir(module, args)
+    program = _program(module, cache_dir=where / "data")
     plan = compile_program(program)
-    store = Store.open(args.store) if args.store else Store.beside(module.file)
-    return program, plan, store, Executor(program, store, device=_device(args.device))
-
-
-def _device(name: str) -> str:
-    if name != "auto":
-        return name
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    store = Store.open(where)
+    return program, plan, store, Executor(program, store, device=args.device)
 
 
 def compile_file(module, args) -> int:
     from backends.run.plan import compile_program
 
-    print(compile_program(_program(module)).to_json())
+    where = _store_dir(module, args)  # facts are read from a store that exists; none is made
+    print(compile_program(_program(module, where / "data" if where.is_dir() else None)).to_json())
     return 0
 
 
@@ -53,6 +58,7 @@ def run_file(module, args) -> int:
     from rich.console import Console
 
     from backends.run.execute import TrainingDiverged
+    from backends.torch.data import DataError
 
     program, plan, store, executor = _session(module, args)
     console = Console(highlight=False, stderr=False)
@@ -64,6 +70,10 @@ def run_file(module, args) -> int:
             "E405", f"training diverged: {e.job.label} reached loss {e.loss} at step {e.step}",
             _span_of(program, e.job, module.file),
             hints=("lower the learning rate; the jobs that finished are kept in the store",))]) from None
+    except DataError as e:  # its facts were recorded, but the data cannot be read now
+        name = next((n for n, spec in program.data.items() if spec == e.spec), None)
+        raise DiagnosticError([Diagnostic("E403", e.message, _declaration(module, name),
+                                          hints=(e.hint,) if e.hint else ())]) from None
     _states_table(module, plan, store, console)
     for name in plan.sweeps:
         _sweep_table(program.sweeps[name], plan.sweeps[name], store, console)
@@ -71,6 +81,12 @@ def run_file(module, args) -> int:
         _rep_table(program.reps[name], plan.reps[name], store, console)
     print(f"{counts['ran']} job(s) ran, {counts['reused']} reused ({time.perf_counter() - start:.3f} s)")
     return 0
+
+
+def _declaration(module, name):
+    from catdsl.span import Span
+
+    return next((d.span for d in module.declarations if d.name == name), Span(module.file, 1, 1, 1, 1))
 
 
 def _span_of(program, job, file: str):

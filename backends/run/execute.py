@@ -77,9 +77,20 @@ def step_work(model_json: dict, input_shape: tuple, batch: int, members: int = 1
     return float(params) * batch * members * positions
 
 
+def device_for(name: str) -> str:
+    """The device `--device NAME` means: `auto` is cuda when available, else cpu."""
+    if name != "auto":
+        return name
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
 @dataclass
 class Executor:
-    """Runs jobs of one program; keeps states it has loaded or made in memory."""
+    """Runs jobs of one program; keeps states it has loaded or made in memory.
+
+    `device` may be `auto`: it is decided (importing torch) only when a job must run."""
 
     program: object
     store: object
@@ -140,6 +151,7 @@ class Executor:
         counts = {"reused": len(jobs) - len(todo), "ran": 0}
         if not todo:
             return counts
+        self.device = device_for(self.device)
         done = {j.key for j in jobs} - {j.key for j in todo}
         bar = None
         if progress:
@@ -359,7 +371,7 @@ def along(model_spec, points, layer: int, probe):
 
 def optimizer_spec(o: dict):
     """The OptimizerSpec a plan's JSON describes."""
-    from backends.torch.train import SCHEDULES, OptimizerSpec
+    from backends.torch.segment import SCHEDULES, OptimizerSpec
 
     o = dict(o)
     sched = o.pop("schedule")

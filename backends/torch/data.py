@@ -3,20 +3,28 @@
 Every source is read from local files or generated locally; nothing is downloaded and nothing
 is unpickled. Splits and subsets are functions of the spec's seed only, so a spec names one
 dataset exactly and its JSON can key a content hash.
+
+With a `cache_dir` (a run store's `data/` folder), what is expensive to make is kept there: the
+arrays of generated or split data sets as .npz (digits, mnist1d), and the `DataFacts` of every
+spec loaded (input shape, classes, split sizes) in `facts.json`, so that the static checks of a
+program need neither torch nor scikit-learn once a spec has been loaded.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import json
 import os
 import struct
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-import numpy as np
+if TYPE_CHECKING:  # numpy is imported where arrays are made: specs and facts need none of it
+    import numpy as np
 
 
 class DataError(Exception):
@@ -26,6 +34,7 @@ class DataError(Exception):
         super().__init__(message)
         self.message = message
         self.hint = hint
+        self.spec: DataSpec | None = None  # the spec being loaded, set by `load_dataset`
 
 
 @dataclass(frozen=True)
@@ -53,6 +62,32 @@ class DataSpec:
                           sort_keys=True, separators=(",", ":"))
 
 
+@dataclass(frozen=True)
+class DataFacts:
+    """What the static checks need of a data set, without its tensors."""
+
+    input_shape: tuple[int, ...]  # of one example
+    num_classes: int
+    train_size: int
+    test_size: int
+
+    def to_obj(self) -> dict:
+        return {"input_shape": list(self.input_shape), "num_classes": self.num_classes,
+                "train_size": self.train_size, "test_size": self.test_size}
+
+    @classmethod
+    def from_obj(cls, obj: Any) -> "DataFacts | None":
+        """The facts `to_obj` wrote; None for anything else (a damaged file is only a cache miss)."""
+        try:
+            facts = cls(tuple(obj["input_shape"]), obj["num_classes"], obj["train_size"], obj["test_size"])
+        except (KeyError, TypeError):
+            return None
+        counts = (*facts.input_shape, facts.num_classes, facts.train_size, facts.test_size)
+        if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in counts):
+            return None
+        return facts
+
+
 @dataclass(frozen=True, eq=False)
 class Dataset:
     """Train and test tensors (float32 inputs, int64 labels) with the per-example input shape."""
@@ -66,6 +101,10 @@ class Dataset:
     num_classes: int
     spec: DataSpec | None = field(default=None)
 
+    @property
+    def facts(self) -> DataFacts:
+        return DataFacts(self.input_shape, self.num_classes, len(self.y_train), len(self.y_test))
+
     def to(self, device: Any) -> "Dataset":
         """The same dataset with its tensors on `device`."""
         return Dataset(self.name, self.x_train.to(device), self.y_train.to(device),
@@ -74,7 +113,92 @@ class Dataset:
 
 
 def load_dataset(spec: DataSpec, cache_dir: str | os.PathLike | None = None) -> Dataset:
-    """Load the dataset `spec` names; generated data (mnist1d) is cached as .npz under `cache_dir`."""
+    """Load the dataset `spec` names; with `cache_dir`, generated or split data (mnist1d, digits)
+    is cached there as .npz and the spec's facts are recorded (see `data_facts`)."""
+    import numpy as np
+    import torch
+
+    x_tr, y_tr, x_te, y_te, shape, classes = _arrays(spec, cache_dir)
+    dataset = Dataset(
+        name=spec.name,
+        x_train=torch.from_numpy(np.ascontiguousarray(x_tr, dtype=np.float32)),
+        y_train=torch.from_numpy(np.ascontiguousarray(y_tr, dtype=np.int64)),
+        x_test=torch.from_numpy(np.ascontiguousarray(x_te, dtype=np.float32)),
+        y_test=torch.from_numpy(np.ascontiguousarray(y_te, dtype=np.int64)),
+        input_shape=tuple(int(s) for s in shape),
+        num_classes=int(classes),
+        spec=spec,
+    )
+    if cache_dir is not None:
+        _record_facts(Path(cache_dir), spec, dataset.facts)
+    return dataset
+
+
+def data_facts(spec: DataSpec, cache_dir: str | os.PathLike | None = None) -> DataFacts:
+    """The facts of `spec`: as recorded under `cache_dir`, else from its arrays (loaded without
+    torch; DataError as `load_dataset`), then recorded there.
+
+    Facts are keyed by the spec's JSON, as stored jobs are: a spec names its data exactly.
+    """
+    if cache_dir is not None:
+        found = DataFacts.from_obj(_read_facts(Path(cache_dir)).get(spec.to_json()))
+        if found is not None:
+            return found
+    x_tr, y_tr, x_te, y_te, shape, classes = _arrays(spec, cache_dir)
+    facts = DataFacts(tuple(int(s) for s in shape), int(classes), len(y_tr), len(y_te))
+    if cache_dir is not None:
+        _record_facts(Path(cache_dir), spec, facts)
+    return facts
+
+
+# --- the facts file ---------------------------------------------------------------------------
+
+FACTS_FILE = "facts.json"
+# Part of the file: a change to what a loader produces must bump it, so old facts are ignored.
+FACTS_FORMAT = "catdsl-data-facts/1"
+
+
+def _read_facts(cache_dir: Path) -> dict[str, Any]:
+    try:
+        found = json.loads((cache_dir / FACTS_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(found, dict) or found.get("format") != FACTS_FORMAT or not isinstance(found.get("facts"), dict):
+        return {}
+    return found["facts"]
+
+
+def _record_facts(cache_dir: Path, spec: DataSpec, facts: DataFacts) -> None:
+    """Add one spec's facts to the file, written atomically (a concurrent writer may drop an
+    entry, which costs one reload later, never a wrong fact)."""
+    known = _read_facts(cache_dir)
+    if known.get(spec.to_json()) == facts.to_obj():
+        return
+    known[spec.to_json()] = facts.to_obj()
+    path = cache_dir / FACTS_FILE
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(json.dumps({"format": FACTS_FORMAT, "facts": known}, sort_keys=True, indent=1),
+                       encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a read-only store still runs; it only keeps no facts
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+
+
+def _arrays(spec: DataSpec, cache_dir: Any):
+    """(x_train, y_train, x_test, y_test, input shape, classes) as numpy arrays; DataError on bad input."""
+    try:
+        return _load_arrays(spec, cache_dir)
+    except DataError as e:
+        e.spec = spec
+        raise
+
+
+def _load_arrays(spec: DataSpec, cache_dir: Any):
     source = SOURCES.get(spec.name)
     if source is None:
         raise DataError(f"unknown dataset {spec.name!r}",
@@ -88,22 +212,13 @@ def load_dataset(spec: DataSpec, cache_dir: str | os.PathLike | None = None) -> 
     opts = {**defaults, **opts}
     x_tr, y_tr, x_te, y_te, shape, classes = loader(opts, cache_dir)
     x_tr, y_tr = _limit(x_tr, y_tr, opts.get("limit"), int(opts.get("seed") or 0), spec.name)
-    import torch
-
-    return Dataset(
-        name=spec.name,
-        x_train=torch.from_numpy(np.ascontiguousarray(x_tr, dtype=np.float32)),
-        y_train=torch.from_numpy(np.ascontiguousarray(y_tr, dtype=np.int64)),
-        x_test=torch.from_numpy(np.ascontiguousarray(x_te, dtype=np.float32)),
-        y_test=torch.from_numpy(np.ascontiguousarray(y_te, dtype=np.int64)),
-        input_shape=tuple(int(s) for s in shape),
-        num_classes=int(classes),
-        spec=spec,
-    )
+    return x_tr, y_tr, x_te, y_te, shape, classes
 
 
 def _limit(x: np.ndarray, y: np.ndarray, limit: Any, seed: int, name: str):
     """A seeded subset of `limit` training examples (the same subset for the same seed)."""
+    import numpy as np
+
     if limit is None:
         return x, y
     if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
@@ -125,18 +240,35 @@ def _fraction(opts: dict, key: str, name: str) -> float:
 
 
 def _digits(opts: dict, cache_dir: Any):
-    from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
+    import numpy as np
 
-    test = _fraction(opts, "test", "digits")
-    bunch = load_digits()
-    x = bunch.data.astype(np.float32) / 16.0  # pixel counts are 0..16
-    y = bunch.target.astype(np.int64)
-    x_tr, x_te, y_tr, y_te = train_test_split(x, y, test_size=test, random_state=int(opts["seed"]), stratify=y)
+    test, seed = _fraction(opts, "test", "digits"), int(opts["seed"])
+    key = hashlib.sha256(json.dumps({"test": test, "seed": seed}, sort_keys=True).encode()).hexdigest()[:16]
+    path = Path(cache_dir) / f"digits-{key}.npz" if cache_dir is not None else None
+    if path is not None and path.exists():  # the split as first made: no scikit-learn needed
+        with np.load(path, allow_pickle=False) as z:
+            x_tr, y_tr, x_te, y_te = (z[k] for k in ("x", "y", "x_test", "y_test"))
+    else:
+        x_tr, y_tr, x_te, y_te = _split_digits(test, seed)
+        if path is not None:
+            _write_npz_atomic(path, {"x": x_tr, "y": y_tr, "x_test": x_te, "y_test": y_te})
     shape: tuple[int, ...] = (64,)
     if opts["image"]:
         x_tr, x_te, shape = x_tr.reshape(-1, 1, 8, 8), x_te.reshape(-1, 1, 8, 8), (1, 8, 8)
     return x_tr, y_tr, x_te, y_te, shape, 10
+
+
+def _split_digits(test: float, seed: int):
+    """scikit-learn's bundled digits, scaled to [0, 1], split stratified by class."""
+    import numpy as np
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    bunch = load_digits()
+    x = bunch.data.astype(np.float32) / 16.0  # pixel counts are 0..16
+    y = bunch.target.astype(np.int64)
+    x_tr, x_te, y_tr, y_te = train_test_split(x, y, test_size=test, random_state=seed, stratify=y)
+    return x_tr, y_tr, x_te, y_te
 
 
 # --- mnist1d (generated locally, cached) ----------------------------------------------------
@@ -144,6 +276,7 @@ def _digits(opts: dict, cache_dir: Any):
 
 def _mnist1d(opts: dict, cache_dir: Any):
     import mnist1d.data as m1d
+    import numpy as np
 
     n, seed, test = opts["n"], opts["seed"], _fraction(opts, "test", "mnist1d")
     if not isinstance(n, int) or isinstance(n, bool) or n < 20:
@@ -167,6 +300,8 @@ def _generate_mnist1d(m1d: Any, args: dict) -> dict[str, np.ndarray]:
     """Run mnist1d's generator without leaking its global seeding into the caller's RNGs."""
     import random
 
+    import numpy as np
+
     np_state, py_state = np.random.get_state(), random.getstate()
     try:
         made = m1d.make_dataset(m1d.ObjectView(dict(args)))
@@ -178,11 +313,20 @@ def _generate_mnist1d(m1d: Any, args: dict) -> dict[str, np.ndarray]:
 
 
 def _write_npz_atomic(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as f:
-        np.savez(f, **arrays)
-    os.replace(tmp, path)
+    """Keep `arrays` at `path` (write, then rename); a cache that cannot be written is not kept."""
+    import numpy as np
+
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "wb") as f:
+            np.savez(f, **arrays)
+        os.replace(tmp, path)
+    except OSError:
+        pass
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
 
 
 # --- MNIST (IDX files) -----------------------------------------------------------------------
@@ -192,6 +336,8 @@ MNIST_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
 
 
 def _mnist(opts: dict, cache_dir: Any):
+    import numpy as np
+
     root = _root(opts, "mnist", MNIST_FILES)
     paths = [_find(root, name, (name, name + ".gz"), "mnist", MNIST_FILES) for name in MNIST_FILES]
     x_tr, y_tr, x_te, y_te = (_read_idx(p) for p in paths)
@@ -204,11 +350,13 @@ def _mnist(opts: dict, cache_dir: Any):
             x_te.reshape((-1,) + shape) / np.float32(255), y_te, shape, 10)
 
 
-_IDX_TYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+_IDX_TYPES = {0x08: "u1", 0x09: "i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 
 
 def _read_idx(path: Path) -> np.ndarray:
     """Read one IDX file (magic: two zero bytes, a type code, the number of dimensions)."""
+    import numpy as np
+
     opener: Callable = gzip.open if path.name.endswith(".gz") else open
     with opener(path, "rb") as f:
         raw = f.read()
@@ -231,6 +379,8 @@ _CIFAR_RECORD = 1 + 3 * 32 * 32
 
 
 def _cifar10(opts: dict, cache_dir: Any):
+    import numpy as np
+
     root = _root(opts, "cifar10", CIFAR10_FILES)
     if not any((root / f).exists() or (root / f.removesuffix(".bin")).exists() for f in CIFAR10_FILES):
         nested = root / "cifar-10-batches-bin"  # the folder the official archive unpacks to

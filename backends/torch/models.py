@@ -66,6 +66,10 @@ class Layer:
     def out_shape(self, shape: Shape) -> Shape:
         return shape
 
+    def trainable(self) -> int:
+        """Number of trainable scalars: those of `module().parameters()`, counted without torch."""
+        return 0
+
     def module(self) -> Any:
         raise NotImplementedError
 
@@ -113,6 +117,9 @@ class Linear(Layer):
         _features(self, shape, self.in_features, "features")
         return (self.out_features,)
 
+    def trainable(self) -> int:
+        return self.out_features * (self.in_features + bool(self.bias))
+
     def module(self) -> Any:
         return _nn().nn.Linear(self.in_features, self.out_features, bias=self.bias)
 
@@ -140,6 +147,9 @@ class Conv2d(Layer):
             raise _Mismatch(f"{self!r} needs an input of at least {self.kernel - 2 * self.padding} pixels "
                             f"per side but receives {shape[1]}×{shape[2]}")
         return (self.out_channels, h, w)
+
+    def trainable(self) -> int:
+        return self.out_channels * (self.in_channels * self.kernel**2 + bool(self.bias))
 
     def module(self) -> Any:
         return _nn().nn.Conv2d(self.in_channels, self.out_channels, self.kernel,
@@ -242,6 +252,9 @@ class LayerNorm(Layer):
             raise _Mismatch(f"{self!r} expects {self.features} features on the last axis but receives {got}")
         return shape
 
+    def trainable(self) -> int:
+        return 2 * self.features  # scale and shift
+
     def module(self) -> Any:
         return _nn().nn.LayerNorm(self.features)
 
@@ -263,6 +276,9 @@ class GroupNorm(Layer):
             raise _Mismatch(f"{self!r} expects {self.channels} channels but receives shape {shape}")
         return shape
 
+    def trainable(self) -> int:
+        return 2 * self.channels  # scale and shift per channel
+
     def module(self) -> Any:
         return _nn().nn.GroupNorm(self.groups, self.channels)
 
@@ -279,6 +295,9 @@ class BatchNorm2d(Layer):
     def out_shape(self, shape: Shape) -> Shape:
         _image(self, shape, self.channels)
         return shape
+
+    def trainable(self) -> int:
+        return 2 * self.channels  # scale and shift; the running statistics are buffers
 
     def module(self) -> Any:
         return _nn().nn.BatchNorm2d(self.channels)
@@ -317,6 +336,9 @@ class Sequential(Layer):
                 raise _Mismatch(f"layer {i} of the composite: {e}") from None
         return shape
 
+    def trainable(self) -> int:
+        return sum(layer.trainable() for layer in self.layers)
+
     def module(self) -> Any:
         return _nn().nn.Sequential(*(layer.module() for layer in self.layers))
 
@@ -341,6 +363,9 @@ class Residual(Layer):
             raise _Mismatch(f"Residual: the body maps {shape} to {out}, which cannot be added to "
                             f"the shortcut's {skip}; give a shortcut that maps to {out}")
         return out
+
+    def trainable(self) -> int:
+        return self.body.trainable() + (self.shortcut.trainable() if self.shortcut is not None else 0)
 
     def module(self) -> Any:
         shortcut = self.shortcut.module() if self.shortcut is not None else None
@@ -376,6 +401,9 @@ class ResNet18(Layer):
 
     def out_shape(self, shape: Shape) -> Shape:
         return self.expand().out_shape(shape)
+
+    def trainable(self) -> int:
+        return self.expand().trainable()
 
     def module(self) -> Any:
         return self.expand().module()
@@ -445,9 +473,10 @@ def build(spec: Layer) -> Any:
 
 
 def parameter_count(spec: Layer, input_shape: Shape) -> int:
-    """Number of trainable scalars, after checking that the spec accepts `input_shape`."""
+    """Number of trainable scalars, after checking that the spec accepts `input_shape` (no torch:
+    each layer counts its own, equal to the built module's `parameters()` by a test)."""
     infer_shapes(spec, input_shape)
-    return sum(p.numel() for p in build(spec).parameters())
+    return spec.trainable()
 
 
 def has_layer(spec: Layer, *kinds: type[Layer]) -> bool:

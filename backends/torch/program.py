@@ -4,14 +4,17 @@
 This is the torch backend's elaboration: it turns value expressions (`dataset(...)`,
 `Linear(64, 32) >> ReLU`, `sgd(lr = 0.1, …)`, `init(seed = 0)`, `features(Run)`,
 `sweep S = Run.full over seed in 0..3`) into frozen specs and checks them statically (shapes,
-hyperparameters, layer indices, resource limits) — without importing torch beyond the spec
-classes, and without training anything. Problems are `Diagnostic`s (E4xx).
+hyperparameters, layer indices, resource limits) — without importing torch, and without training
+anything. What it needs of a data set (input shape, split sizes) are its `DataFacts`, taken from
+the run store's data folder when recorded there (then scikit-learn is not imported either).
+Problems are `Diagnostic`s (E4xx).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -165,14 +168,16 @@ class _Problem(Exception):
         self.diagnostic = Diagnostic(code, message, span, hints=tuple(h for h in hints if h))
 
 
-def read_program(module: Module, limits: Limits | None = None) -> Program:
+def read_program(module: Module, limits: Limits | None = None,
+                 cache_dir: str | os.PathLike | None = None) -> Program:
     """Specs for every data, model, Param and Rep functor and sweep of the module; raises
-    ProgramError. Without `limits`, those of the command line (`limits_of`); memoized per module."""
+    ProgramError. Without `limits`, those of the command line (`limits_of`); memoized per module.
+    `cache_dir` (a run store's data folder) is where data facts are looked up and recorded."""
     limits = limits_of(module) if limits is None else limits
     key = ("torch-program", limits)
     if key not in module.memo:
         try:
-            module.memo[key] = _read_program(module, limits)
+            module.memo[key] = _read_program(module, limits, cache_dir)
         except ProgramError as e:
             module.memo[key] = e
     found = module.memo[key]
@@ -181,7 +186,17 @@ def read_program(module: Module, limits: Limits | None = None) -> Program:
     return found
 
 
-def _read_program(module: Module, limits: Limits) -> Program:
+def _facts(module: Module, spec, cache_dir):
+    """The DataFacts of a data spec, once per module; raises DataError."""
+    from backends.torch.data import data_facts
+
+    key = ("torch-data-facts", spec.to_json())
+    if key not in module.memo:
+        module.memo[key] = data_facts(spec, cache_dir)
+    return module.memo[key]
+
+
+def _read_program(module: Module, limits: Limits, cache_dir) -> Program:
     problems: list[Diagnostic] = []
     data: dict[str, Any] = {}
     models: dict[str, Any] = {}
@@ -200,7 +215,7 @@ def _read_program(module: Module, limits: Limits) -> Program:
     for F in module.functors.values():
         if isinstance(F.target, SemanticRef) and F.target.name == "Param":
             try:
-                functors[F.name] = _learning_functor(module, F, data, models, limits)
+                functors[F.name] = _learning_functor(module, F, data, models, limits, cache_dir)
             except _Problem as p:
                 problems.append(p.diagnostic)
                 broken.add(F.name)
@@ -220,7 +235,7 @@ def _read_program(module: Module, limits: Limits) -> Program:
     for F in module.functors.values():
         if isinstance(F.target, SemanticRef) and F.target.name == "Rep":
             try:
-                reps[F.name] = _rep_functor(module, F, data, functors, broken, limits)
+                reps[F.name] = _rep_functor(module, F, data, functors, broken, limits, cache_dir)
             except _Problem as p:
                 problems.append(p.diagnostic)
             except ProgramError as e:
@@ -267,10 +282,10 @@ def _model_spec(e: A.Expr):
     return layers[0] if len(layers) == 1 else Sequential.of(*layers)
 
 
-def _learning_functor(module: Module, F: Functor, data, models, limits: Limits) -> LearningFunctor:
-    from backends.torch.data import DataError, load_dataset
+def _learning_functor(module: Module, F: Functor, data, models, limits: Limits, cache_dir) -> LearningFunctor:
+    from backends.torch.data import DataError
     from backends.torch.models import ShapeError, parameter_count
-    from backends.torch.train import OptimizerSpec
+    from backends.torch.segment import LOSS_NAMES, SCHEDULES, OptimizerSpec
 
     ref: SemanticRef = F.target
     if len(ref.args) != 2 or not all(isinstance(a, A.Name) for a in ref.args):
@@ -284,20 +299,18 @@ def _learning_functor(module: Module, F: Functor, data, models, limits: Limits) 
         raise _Problem("E404", f"`{data_name}` is not a declared data set", ref.args[1].span)
     loss_expr = ref.kwarg("loss")
     loss = literal(loss_expr, "loss") if loss_expr is not None else "cross_entropy"
-    from backends.torch.train import LOSSES
-
-    if loss not in LOSSES:
-        raise _Problem("E404", f"unknown loss `{loss}`", loss_expr.span, f"known: {', '.join(LOSSES)}")
+    if loss not in LOSS_NAMES:
+        raise _Problem("E404", f"unknown loss `{loss}`", loss_expr.span, f"known: {', '.join(LOSS_NAMES)}")
     try:
-        dataset = load_dataset(data[data_name], cache_dir=None)
+        facts = _facts(module, data[data_name], cache_dir)
     except DataError as e:
         raise _Problem("E403", e.message, module.declarations and _span_of(module, data_name) or ref.span,
                        e.hint or "")
     try:
-        count = parameter_count(models[model_name], dataset.input_shape)
+        count = parameter_count(models[model_name], facts.input_shape)
     except ShapeError as e:
         raise _Problem("E402", f"model `{model_name}` does not fit `{data_name}` "
-                       f"(input shape {dataset.input_shape}): layer {e.args[0]}: {e.args[1] if len(e.args) > 1 else e}",
+                       f"(input shape {facts.input_shape}): layer {e.args[0]}: {e.args[1] if len(e.args) > 1 else e}",
                        _span_of(module, model_name) or ref.span)
     if count > limits.params:
         raise _Problem("E401", f"model `{model_name}` has {count:,} parameters, over the limit of "
@@ -352,8 +365,6 @@ def _learning_functor(module: Module, F: Functor, data, models, limits: Limits) 
                 if sched != "constant":
                     raise _Problem("E404", f"schedule `{sched}` cannot be written in a .cat file yet",
                                    img.expr.span, "only `schedule = constant` is supported in v0")
-                from backends.torch.train import SCHEDULES
-
                 kwargs["schedule"] = SCHEDULES["constant"]()
             spec = OptimizerSpec(name, **kwargs)
         except _Problem as e:
@@ -517,9 +528,9 @@ REP_OPTIONS = ("probe", "layer", "size")
 
 
 def _rep_functor(module: Module, F: Functor, data: dict, functors: dict[str, LearningFunctor],
-                 broken: set[str], limits: Limits) -> RepFunctor:
+                 broken: set[str], limits: Limits, cache_dir) -> RepFunctor:
     """Read `functor L : Training -> Rep(probe = digits.test, layer = -2) = features(Run)`."""
-    from backends.torch.data import DataError, load_dataset
+    from backends.torch.data import DataError
     from backends.torch.models import _top, infer_shapes
 
     ref: SemanticRef = F.target
@@ -570,10 +581,11 @@ def _rep_functor(module: Module, F: Functor, data: dict, functors: dict[str, Lea
     if data_name not in data:
         raise _Problem("E404", f"`{data_name}` is not a declared data set", probe_span)
     try:
-        dataset = load_dataset(data[data_name], cache_dir=None)
+        probe_facts = _facts(module, data[data_name], cache_dir)
+        reads = _facts(module, lf.target.data, cache_dir).input_shape
     except DataError as e:
         raise _Problem("E403", e.message, probe_span, e.hint or "")
-    available = len(dataset.y_test if split == "test" else dataset.y_train)
+    available = probe_facts.test_size if split == "test" else probe_facts.train_size
     size = available
     if "size" in options:
         size = literal(options["size"], "size")
@@ -587,9 +599,9 @@ def _rep_functor(module: Module, F: Functor, data: dict, functors: dict[str, Lea
     if size < 4:
         raise _Problem("E404", f"the probe set `{data_name}.{split}` has {size} points; Rep needs at least 4",
                        probe_span)
-    if tuple(dataset.input_shape) != tuple(_input_shape(module, lf)):
-        raise _Problem("E402", f"the probe `{data_name}.{split}` has inputs of shape {dataset.input_shape}, "
-                       f"but `{lf.target.model_name}` reads {_input_shape(module, lf)}", probe_span)
+    if probe_facts.input_shape != reads:
+        raise _Problem("E402", f"the probe `{data_name}.{split}` has inputs of shape {probe_facts.input_shape}, "
+                       f"but `{lf.target.model_name}` reads {reads}", probe_span)
     # the layer: an index into the built nn.Sequential, Python style (-2: the penultimate output)
     layer_expr = options.get("layer")
     layer = -2 if layer_expr is None else literal(layer_expr, "layer")
@@ -598,14 +610,5 @@ def _rep_functor(module: Module, F: Functor, data: dict, functors: dict[str, Lea
         raise _Problem("E404", f"layer {_show(layer)} is not a layer of `{lf.target.model_name}`, which has "
                        f"{count} layer{'s' if count != 1 else ''}", (layer_expr or ref).span,
                        f"index its layers with {-count}..{count - 1} (-2: the output of the layer before the last)")
-    infer_shapes(lf.target.model, dataset.input_shape)
+    infer_shapes(lf.target.model, probe_facts.input_shape)
     return RepFunctor(F.name, base, layer, Probe(data_name, split, size, data[data_name]), F.span)
-
-
-def _input_shape(module: Module, lf: LearningFunctor) -> tuple[int, ...]:
-    from backends.torch.data import load_dataset
-
-    key = ("torch-input-shape", lf.target.data.to_json())
-    if key not in module.memo:
-        module.memo[key] = tuple(load_dataset(lf.target.data, cache_dir=None).input_shape)
-    return module.memo[key]

@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
-import json
 import math
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -29,6 +28,8 @@ from torch.func import functional_call
 
 from .data import Dataset
 from .models import BatchNorm2d, Dropout, Layer, build, has_layer, infer_shapes
+# the segment specs live in a torch-free module; they are re-exported here for existing imports
+from .segment import LOSS_NAMES, OPTIMIZER_NAMES, SCHEDULES, Constant, Cosine, OptimizerSpec, Step  # noqa: F401
 
 
 def best_device() -> torch.device:
@@ -46,102 +47,6 @@ def epoch_order(seed: int, epoch: int, n: int) -> Tensor:
     """The permutation of the n training examples used in epoch `epoch`: a function of (seed, epoch) only."""
     generator = torch.Generator().manual_seed(mix("order", seed, epoch))
     return torch.randperm(n, generator=generator)
-
-
-# --- learning-rate schedules: functions of the global step --------------------------------------
-
-
-@dataclass(frozen=True)
-class Constant:
-    """lr(t) = lr."""
-
-    def factor(self, step: int) -> float:
-        return 1.0
-
-
-@dataclass(frozen=True)
-class Step:
-    """lr(t) = lr · gamma^⌊t / every⌋."""
-
-    every: int
-    gamma: float = 0.1
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.every, int) or self.every < 1:
-            raise ValueError(f"step schedule: every must be a positive integer, got {self.every!r}")
-
-    def factor(self, step: int) -> float:
-        return self.gamma ** (step // self.every)
-
-
-@dataclass(frozen=True)
-class Cosine:
-    """lr(t) = lr · (floor + (1 − floor) · (1 + cos(π · min(t, total) / total)) / 2)."""
-
-    total: int
-    floor: float = 0.0
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.total, int) or self.total < 1:
-            raise ValueError(f"cosine schedule: total must be a positive integer, got {self.total!r}")
-
-    def factor(self, step: int) -> float:
-        return self.floor + (1 - self.floor) * 0.5 * (1 + math.cos(math.pi * min(step, self.total) / self.total))
-
-
-SCHEDULES = {"constant": Constant, "step": Step, "cosine": Cosine}
-
-
-@dataclass(frozen=True)
-class OptimizerSpec:
-    """One training segment: optimizer, its hyperparameters, batch size, epochs and the data-order seed."""
-
-    name: str
-    lr: float
-    momentum: float = 0.0
-    weight_decay: float = 0.0
-    nesterov: bool = False
-    betas: tuple[float, float] = (0.9, 0.999)
-    eps: float = 1e-8
-    batch: int = 64
-    epochs: int = 1
-    seed: int = 0
-    schedule: Constant | Step | Cosine | None = None
-
-    def __post_init__(self) -> None:
-        if self.name not in OPTIMIZERS:
-            raise ValueError(f"unknown optimizer {self.name!r}; known: {', '.join(OPTIMIZERS)}")
-        if not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and self.lr > 0):
-            raise ValueError(f"lr must be a positive number, got {self.lr!r}")
-        if not 0 <= self.momentum < 1:
-            raise ValueError(f"momentum must lie in [0, 1), got {self.momentum!r}")
-        if self.nesterov and self.momentum == 0:
-            raise ValueError("nesterov needs momentum > 0")
-        for key in ("batch", "epochs", "seed"):
-            value = getattr(self, key)
-            if not isinstance(value, int) or isinstance(value, bool) or value < (1 if key == "batch" else 0):
-                raise ValueError(f"{key} must be a {'positive' if key == 'batch' else 'non-negative'} integer, "
-                                 f"got {value!r}")
-        for key in ("lr", "momentum", "weight_decay", "eps"):  # 1 and 1.0 must hash alike
-            object.__setattr__(self, key, float(getattr(self, key)))
-        object.__setattr__(self, "betas", tuple(float(b) for b in self.betas))
-
-    def to_json(self) -> str:
-        """Canonical JSON (sorted keys, no whitespace) for content hashes."""
-        fields_ = {k: v for k, v in self.__dict__.items() if k != "schedule"}
-        schedule = self.schedule or Constant()
-        kind = next(name for name, cls in SCHEDULES.items() if isinstance(schedule, cls))
-        fields_["schedule"] = {"kind": kind, **schedule.__dict__}
-        return json.dumps(fields_, sort_keys=True, separators=(",", ":"))
-
-    def lr_at(self, step: int) -> float:
-        """The learning rate of the update made at global step `step` (0-based)."""
-        return self.lr * (self.schedule.factor(step) if self.schedule is not None else 1.0)
-
-    def hyper(self, step: int) -> dict[str, Any]:
-        """The hyperparameters an update function reads, at global step `step`."""
-        return {"lr": self.lr_at(step), "momentum": self.momentum, "weight_decay": self.weight_decay,
-                "nesterov": self.nesterov, "betas": self.betas, "eps": self.eps, "decoupled": self.name == "adamw"}
 
 
 # --- training states ---------------------------------------------------------------------------
@@ -310,6 +215,7 @@ def _mse(logits: Tensor, y: Tensor) -> Tensor:
 
 
 LOSSES: dict[str, Callable[[Tensor, Tensor], Tensor]] = {"cross_entropy": _cross_entropy, "mse": _mse}
+assert tuple(LOSSES) == LOSS_NAMES, "segment.LOSS_NAMES must list the losses implemented here"
 
 
 def loss_function(name: str) -> Callable[[Tensor, Tensor], Tensor]:
@@ -383,6 +289,7 @@ def adam_update(params: Mapping[str, Tensor], grads: Mapping[str, Tensor], opt_s
 
 
 OPTIMIZERS: dict[str, Callable] = {"sgd": sgd_update, "adam": adam_update, "adamw": adam_update}
+assert tuple(OPTIMIZERS) == OPTIMIZER_NAMES, "segment.OPTIMIZER_NAMES must list the updates implemented here"
 
 
 # --- training ----------------------------------------------------------------------------------
