@@ -66,10 +66,11 @@ def _learning_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-probe", type=int, default=2048, help="limit on the probe set of Rep")
 
 
-def _hand_limits(module, args) -> None:
-    """Give the backends the resource limits of the command line (read by `backends.torch`)."""
+def _hand_settings(module, args) -> None:
+    """Give the backends the resource limits and the run store of the command line."""
     module.memo["limits"] = {"epochs": args.max_epochs, "runs": args.max_runs,
                              "params": args.max_params, "probe": args.max_probe}
+    module.memo["store"] = getattr(args, "store", None)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -153,7 +154,7 @@ def _backend_command(args) -> int:
     module, text, err = _load(args.file)
     if err is not None:
         return _report_diagnostics(err, {args.file: text}, "text")
-    _hand_limits(module, args)
+    _hand_settings(module, args)
     try:
         return backend.command(args.command)(module, args)
     except DiagnosticError as err:
@@ -176,7 +177,7 @@ def _check(args) -> int:
     for path in args.files:
         module, text, err = _load(path)
         if err is None:
-            _hand_limits(module, args)
+            _hand_settings(module, args)
             problems = _validate(module)
             if problems:
                 err, text = DiagnosticError(problems), text

@@ -20,9 +20,9 @@ from catdsl.diagnostics import Diagnostic, DiagnosticError
 
 
 def _store_dir(module, args) -> Path:
-    from backends.run.store import DEFAULT_DIR
+    from backends.torch.param import store_dir
 
-    return Path(args.store) if args.store else Path(module.file).resolve().parent / DEFAULT_DIR
+    return store_dir(module, args.store)
 
 
 def _program(module, cache_dir=None):

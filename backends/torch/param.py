@@ -24,18 +24,28 @@ from catdsl.semantics import free
 ENSEMBLE_TOL = 1e-5
 
 
+def store_dir(module, given: str | None):
+    """The run store of a module: `--store DIR`, else `.catdsl/` beside the file."""
+    from pathlib import Path
+
+    from backends.run.store import DEFAULT_DIR
+
+    return Path(given) if given else Path(module.file).resolve().parent / DEFAULT_DIR
+
+
 class _Session:
     """The program, plan, store and executor of one module, made once per process."""
 
-    def __init__(self, module, store_dir: str | None):
+    def __init__(self, module, given: str | None):
         from backends.run.execute import Executor
         from backends.run.plan import compile_program
         from backends.run.store import Store
         from backends.torch.program import read_program
 
-        self.program = read_program(module)
+        where = store_dir(module, given)
+        self.program = read_program(module, cache_dir=where / "data")
         self.plan = compile_program(self.program)
-        self.store = Store.open(store_dir) if store_dir else Store.beside(module.file)
+        self.store = Store.open(where)
         self.executor = Executor(self.program, self.store)
 
     @classmethod
@@ -97,7 +107,7 @@ class Param:
         from backends.torch.program import ProgramError, read_program
 
         try:
-            read_program(module)
+            read_program(module, cache_dir=store_dir(module, module.memo.get("store")) / "data")
         except ProgramError as e:
             return list(e.diagnostics)
         return []
