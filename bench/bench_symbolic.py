@@ -31,8 +31,10 @@ import sympy  # noqa: E402
 
 from backends.symbolic import Check, Env, FinSet, Vect  # noqa: E402
 from backends.symbolic.finset import FiniteSet, Function  # noqa: E402
-from backends.symbolic.paths import S, T, Homotopy, Path as PathCell, Point, _numeric  # noqa: E402
-from backends.symbolic.vect import Linear, Space, _property_decide, decide, vanishes  # noqa: E402
+from backends.symbolic.paths import (S, T, Homotopy, Path as PathCell, Point,  # noqa: E402
+                                     compare_numerically)
+from backends.symbolic.vect import (Linear, Space, decide, property_decide,  # noqa: E402
+                                    vanishes)
 from catdsl.syntax import ast as A  # noqa: E402
 
 
@@ -43,8 +45,8 @@ def vect_numeric(rng: random.Random, n: int, how: Check):
     V = Vect()
 
     def mat(r, c):
-        return sympy.ImmutableMatrix(r, c, [sympy.Rational(rng.randint(-4, 4), rng.choice([1, 1, 2]))
-                                           for _ in range(r * c)])
+        return sympy.ImmutableMatrix(r, c, [sympy.Rational(rng.randint(-4, 4), rng.choice([1, 2]))
+                                            for _ in range(r * c)])
 
     out = []
     for _ in range(n):
@@ -91,7 +93,7 @@ def vect_symbolic(rng: random.Random, n: int, how: Check):
             syms = sorted((lhs - rhs).free_symbols, key=str)
             if not syms:
                 return lhs == rhs
-            return _property_decide(lhs, rhs, syms, how).holds
+            return property_decide(lhs, rhs, syms, how).holds
 
         out.append((exact, prop))
     return out
@@ -155,7 +157,8 @@ def finset(rng: random.Random, n: int, how: Check):
 
 
 def paths(rng: random.Random, n: int, how: Check):
-    A_, B_ = Point((sympy.Integer(-1), sympy.Integer(0))), Point((sympy.Integer(1), sympy.Integer(0)))
+    A_ = Point((sympy.Integer(-1), sympy.Integer(0)))
+    B_ = Point((sympy.Integer(1), sympy.Integer(0)))
     out = []
     for _ in range(n):
         c1, c2 = (sympy.Rational(rng.randint(-4, 4), 4) for _ in range(2))
@@ -167,8 +170,8 @@ def paths(rng: random.Random, n: int, how: Check):
         x = sympy.Dummy("x", real=True)
         lhs, rhs = H.at(x, 0), p.at(x)
         out.append((lambda lhs=lhs, rhs=rhs: all(vanishes(u - v) for u, v in zip(lhs, rhs)),
-                    lambda lhs=lhs, rhs=rhs, x=x: _numeric(lhs, rhs, (x,), ("s",), "lhs", "rhs",
-                                                           how)[0].holds))
+                    lambda lhs=lhs, rhs=rhs, x=x: compare_numerically(
+                        lhs, rhs, (x,), ("s",), "lhs", "rhs", how)[0].holds))
     return out
 
 

@@ -59,6 +59,12 @@ class GenericFunctor:
                                var.span, hints=("write `m |-> m (+) m`",))
         self.var = var.id
         self.env, self.name = env, name
+        for k in range(DIM_RANGE[0], DIM_RANGE[1] + 1):  # e.g. `R^(n - 2)` at n = 1
+            try:
+                self.on_dim(sympy.Integer(k))
+            except BackendError as e:
+                raise BackendError("E307", f"{name}(R^{k}) is not a space: {e.message}",
+                                   self.object_image.span) from None
         self._check_type()
 
     def on_dim(self, n: Any) -> Any:

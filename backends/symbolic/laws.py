@@ -126,7 +126,7 @@ def validate(module: Module) -> list[Diagnostic]:
             except BackendError as e:
                 found.append(_located(e, F.span))
     for t in module.transformations.values():
-        F, G = module.functors[t.source], module.functors[t.target]
+        F = module.functors[t.source]
         if isinstance(F.target, SemanticRef) and F.target.name in _CATEGORIES:
             try:
                 _components(module, t)

@@ -194,7 +194,7 @@ class Paths:
             sympy.Piecewise((x, T <= HALF), (y, True)) for x, y in zip(first, second)))
 
     def horizontal(self, beta: Homotopy, alpha: Homotopy) -> Homotopy:
-        """β * α for α : p => q (A -> B), β : p' => q' (B -> C): α on s ∈ [0, 1/2], β after."""
+        """β * α for α : p => q (A -> B), β : p' => q' (B -> C): α on s ∈ [0, 1/2], then β."""
         if alpha.source.cod != beta.source.dom:
             raise BackendError("E308", "`β * α` does not compose: α ends where β does not "
                                "start", beta.span)
@@ -269,7 +269,8 @@ class Paths:
         how = how or Check()
         lhs = self.horizontal(self.vertical(delta, gamma), self.vertical(beta, alpha))
         rhs = self.vertical(self.horizontal(delta, beta), self.horizontal(gamma, alpha))
-        return _numeric(lhs.coords, rhs.coords, (S, T), ("s", "t"), "lhs", "rhs", how)[0]
+        return compare_numerically(lhs.coords, rhs.coords, (S, T), ("s", "t"), "lhs", "rhs",
+                                   how)[0]
 
     def low_loss(self, x: Path | Homotopy, how: Check | None = None, name: str | None = None
                  ) -> Verdict:
@@ -328,13 +329,13 @@ def _pointwise(lhs: Sequence[sympy.Expr], rhs: Sequence[sympy.Expr], variables, 
     numeric counterexample refutes once its difference is confirmed exactly."""
     if all(vanishes(x - y) for x, y in zip(lhs, rhs)):
         return Verdict("proved", "sympy")
-    v, at = _numeric(lhs, rhs, variables, names, lhs_name, rhs_name, how)
+    v, at = compare_numerically(lhs, rhs, variables, names, lhs_name, rhs_name, how)
     if at is not None and _confirmed(lhs, rhs, variables, at):
         return Verdict("refuted", "sympy", v.witness, v.samples, v.difference)
     return v
 
 
-def _numeric(lhs, rhs, variables, names, lhs_name, rhs_name, how: Check
+def compare_numerically(lhs, rhs, variables, names, lhs_name, rhs_name, how: Check
              ) -> tuple[Verdict, tuple[float, ...] | None]:
     """Dense grid, then a hypothesis search: `passed N`, or `failed` at the worst grid point
     (or the shrunk searched one), returned with the verdict."""
@@ -418,4 +419,4 @@ def _formula(coords, names: dict) -> str:
     return cat_text(out[0] if len(out) == 1 else out)
 
 
-__all__ = ["Paths", "Point", "Path", "Homotopy", "S", "T"]
+__all__ = ["Paths", "Point", "Path", "Homotopy", "S", "T", "compare_numerically"]

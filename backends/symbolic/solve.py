@@ -23,7 +23,8 @@ def real_solutions(equations: Sequence[sympy.Expr], symbols: Sequence[sympy.Symb
                    ) -> list[dict]:
     """The real solutions of {e = 0} for rational functions e, where no denominator vanishes.
 
-    Raises NotImplementedError when neither this module nor sympy can solve the system.
+    Raises NotImplementedError for systems beyond `solve_polynomials` (sympy's general
+    `solve` is not tried: on two generic quadrics it can run for minutes).
     """
     numers, denoms = [], []
     for e in equations:
@@ -33,7 +34,7 @@ def real_solutions(equations: Sequence[sympy.Expr], symbols: Sequence[sympy.Symb
             denoms.append(q)
     solutions = solve_polynomials(numers, symbols)
     if solutions is None:
-        solutions = sympy.solve(numers, list(symbols), dict=True)
+        raise NotImplementedError("the condition is beyond the polynomial solver")
     return [s for s in solutions
             if all(is_real(v) for v in s.values())
             and not any(sympy.expand(q.xreplace(s)) == 0 for q in denoms)]
@@ -50,6 +51,10 @@ def solve_polynomials(equations: Sequence[sympy.Expr], symbols: Sequence[sympy.S
         return [] if any(e.is_number for e in eqs) else None
     first = min(eqs, key=lambda e: (len(e.free_symbols), sympy.Poly(e, *symbols).total_degree()))
     rest = [e for e in eqs if e is not first]
+    if len(first.free_symbols) == 1:
+        # the others matter only modulo the univariate one
+        (x,) = first.free_symbols
+        rest = [r for r in (sympy.expand(sympy.rem(e, first, x)) for e in rest) if r != 0]
     out: list[dict] = []
     try:
         factors = sympy.factor_list(first)[1]
@@ -73,44 +78,73 @@ def is_real(v: sympy.Expr) -> bool:
 
 
 def _solve_factor(f: sympy.Expr, rest: list, symbols: list) -> list[dict] | None:
+    """The solutions of {f = 0} ∪ rest, f irreducible over the rationals."""
     syms = sorted(f.free_symbols & set(symbols), key=str)
     if len(syms) == 1:
-        x = syms[0]
-        poly = sympy.Poly(f, x)
-        roots = sympy.roots(poly)
-        if sum(roots.values()) < poly.degree():
-            roots = dict.fromkeys(poly.all_roots(), 1)
-        out = []
-        for r in roots:
-            if not is_real(r):
-                continue
-            sub = solve_polynomials([e.xreplace({x: r}) for e in rest],
-                                    [s for s in symbols if s != x])
-            if sub is None:
-                return None
-            out.extend({x: r, **s} for s in sub)
-        return out
+        return _univariate(f, syms[0], rest, symbols)
     for x in syms:
-        if sympy.degree(f, x) != 1:
+        if sympy.degree(f, x) == 1:
+            return _linear(f, x, rest, symbols)
+    if not rest:
+        for x in syms:
+            if sympy.degree(f, x) == 2:
+                return _quadratic(f, x, symbols)
+    return None
+
+
+def _univariate(f, x, rest, symbols) -> list[dict] | None:
+    """Roots of f in x: by radicals up to degree 2, else exact real roots (CRootOf) when
+    nothing else remains to be solved."""
+    poly = sympy.Poly(f, x)
+    if poly.degree() <= 2:
+        roots = list(sympy.roots(poly))
+    elif not rest:
+        roots = list(dict.fromkeys(poly.real_roots()))
+    else:
+        return None
+    out = []
+    for r in roots:
+        if not is_real(r):
             continue
-        c = f.coeff(x, 1)
-        value = -sympy.expand(f - c * x) / c
-        others = [s for s in symbols if s != x]
-        out = []
-        sub = solve_polynomials([sympy.together(e.xreplace({x: value})).as_numer_denom()[0]
-                                 for e in rest], others)
+        sub = solve_polynomials([e.xreplace({x: r}) for e in rest],
+                                [s for s in symbols if s != x])
         if sub is None:
             return None
-        for s in sub:
-            if sympy.expand(c.xreplace(s)) != 0:  # c = 0 is the other case, below
-                out.append({**s, x: sympy.cancel(value.xreplace(s))})
-        if c.free_symbols:
-            degenerate = solve_polynomials([c, sympy.expand(f - c * x), *rest], symbols)
-            if degenerate is None:
-                return None
-            out.extend(degenerate)
-        return out
-    return None
+        out.extend({x: r, **s} for s in sub)
+    return out
+
+
+def _linear(f, x, rest, symbols) -> list[dict] | None:
+    """f = c x + d: x = -d/c where c ≠ 0, and the case c = d = 0 on its own."""
+    c = f.coeff(x, 1)
+    d = sympy.expand(f - c * x)
+    value = -d / c
+    sub = solve_polynomials([sympy.together(e.xreplace({x: value})).as_numer_denom()[0]
+                             for e in rest], [s for s in symbols if s != x])
+    if sub is None:
+        return None
+    out = [{**s, x: sympy.cancel(value.xreplace(s))} for s in sub
+           if sympy.expand(c.xreplace(s)) != 0]
+    if c.free_symbols:
+        degenerate = solve_polynomials([c, d, *rest], symbols)
+        if degenerate is None:
+            return None
+        out.extend(degenerate)
+    return out
+
+
+def _quadratic(f, x, symbols) -> list[dict] | None:
+    """f = A x^2 + B x + C alone: x = (-B ± sqrt(B^2 - 4AC)) / 2A, and A = 0 on its own."""
+    A, B = f.coeff(x, 2), f.coeff(x, 1)
+    C = sympy.expand(f - A * x**2 - B * x)
+    root = sympy.sqrt(sympy.expand(B**2 - 4 * A * C))
+    out = [{x: sympy.cancel((-B + sign * root) / (2 * A))} for sign in (1, -1)]
+    if A.free_symbols:
+        degenerate = solve_polynomials([A, sympy.expand(B * x + C)], symbols)
+        if degenerate is None:
+            return None
+        out.extend(degenerate)
+    return out
 
 
 def _minimal(solutions: list[dict]) -> list[dict]:

@@ -236,14 +236,17 @@ def decide(lhs: Any, rhs: Any, how: Check) -> Verdict:
     if not symbols:
         return Verdict("refuted", "sympy", f"lhs = {cat_text(lhs)}, rhs = {cat_text(rhs)}")
     if all(d.is_rational_function(*symbols) for d in diffs):
+        point = _failing_point(diffs, symbols)
+        at = (f"{_assignment(point)}: lhs = {cat_text(lhs.xreplace(point))}, "
+              f"rhs = {cat_text(rhs.xreplace(point))}") if point else "a generic value"
         try:
             solutions = real_solutions(diffs, symbols)
         except NotImplementedError:
+            if point:  # a counterexample, checked exactly; the condition itself is out of reach
+                return Verdict("refuted", "sympy", f"{at} (the exact condition on the params "
+                               "is beyond the polynomial solver)")
             solutions = None
         if solutions is not None:
-            point = _failing_point(diffs, symbols)
-            at = (f"{_assignment(point)}: lhs = {cat_text(lhs.xreplace(point))}, "
-                  f"rhs = {cat_text(rhs.xreplace(point))}") if point else "a generic value"
             if not solutions:
                 return Verdict("refuted", "sympy", at)
             clauses = [_assignment(s, " and ") for s in solutions]
@@ -251,7 +254,7 @@ def decide(lhs: Any, rhs: Any, how: Check) -> Verdict:
                 clauses = [f"({c})" if " and " in c else c for c in clauses]
             condition = " or ".join(clauses)
             return Verdict("conditional", "sympy", f"holds iff {condition}; fails at {at}")
-    return _property_decide(lhs, rhs, symbols, how)
+    return property_decide(lhs, rhs, symbols, how)
 
 
 def vanishes(d: sympy.Expr) -> bool:
@@ -273,7 +276,7 @@ def vanishes(d: sympy.Expr) -> bool:
     return sympy.simplify(c) == 0
 
 
-def _property_decide(lhs, rhs, symbols, how: Check) -> Verdict:
+def property_decide(lhs, rhs, symbols, how: Check) -> Verdict:
     """Params that sympy cannot solve for: compare at drawn values within tolerance."""
     from hypothesis import strategies as st
 
@@ -319,7 +322,7 @@ def _assignment(point: dict, sep: str = ", ") -> str:
 def _value_text(v: sympy.Expr) -> str:
     """`= 1/2`, `= sqrt(5)/2 - 1/2`; a long radical of a number is shown as `≈ 0.3819660113`."""
     text = cat_text(v)
-    if len(text) > 30 and v.is_number:
+    if v.is_number and (len(text) > 30 or v.has(sympy.CRootOf)):
         return f"≈ {cat_text(sympy.re(sympy.N(v, 10)))}"
     return f"= {text}"
 
@@ -580,5 +583,5 @@ def is_object_pattern(e: A.Expr) -> bool:
             and e.left.id == "R" and isinstance(e.right, A.Name))
 
 
-__all__ = ["Vect", "Space", "Linear", "decide", "evaluate", "vanishes", "direct_sum",
-           "integer_matrices"]
+__all__ = ["Vect", "Space", "Linear", "decide", "property_decide", "evaluate", "vanishes",
+           "direct_sum", "integer_matrices"]

@@ -28,7 +28,8 @@ def matrix_terms(draw, rows, cols, depth=2):
     kind = draw(st.sampled_from(["lit", "lit", "add", "scale", "compose", "transpose", "oplus"]
                                 if depth else ["lit"]))
     if kind == "add":
-        (a, x), (b, y) = draw(matrix_terms(rows, cols, depth - 1)), draw(matrix_terms(rows, cols, depth - 1))
+        a, x = draw(matrix_terms(rows, cols, depth - 1))
+        b, y = draw(matrix_terms(rows, cols, depth - 1))
         return A.BinOp("+", a, b), x + y
     if kind == "scale":
         c = draw(st.integers(-2, 2))
@@ -36,7 +37,8 @@ def matrix_terms(draw, rows, cols, depth=2):
         return A.BinOp("*", _num(c), a), c * x
     if kind == "compose":
         k = draw(st.integers(1, 3))
-        (a, x), (b, y) = draw(matrix_terms(rows, k, depth - 1)), draw(matrix_terms(k, cols, depth - 1))
+        a, x = draw(matrix_terms(rows, k, depth - 1))
+        b, y = draw(matrix_terms(k, cols, depth - 1))
         return A.Compose((a, b)), x @ y
     if kind == "transpose":
         a, x = draw(matrix_terms(cols, rows, depth - 1))

@@ -76,7 +76,8 @@ def test_scaling_by_two_is_not_a_functor():
     assert ident.witness == "n = 1: Twice(I(1)) = [[2]] but I(1) = [[1]]"
     comp = T.map_comp(FAST)
     assert comp.status == "refuted"   # shrunk to the smallest counterexample
-    assert comp.witness == "m1 = [[1]], m2 = [[1]]: Twice(m2 . m1) = [[2]] but Twice(m2) . Twice(m1) = [[4]]"
+    assert comp.witness == ("m1 = [[1]], m2 = [[1]]: Twice(m2 . m1) = [[2]] "
+                            "but Twice(m2) . Twice(m1) = [[4]]")
 
 
 def test_unnatural_transformation_is_refuted_with_a_shrunk_map():
@@ -130,3 +131,10 @@ def test_verdicts_are_reproducible_for_a_seed():
     T = functor("Twice")
     runs = {T.map_comp(Check(samples=40, seed=3)).witness for _ in range(2)}
     assert len(runs) == 1
+
+
+def test_an_object_rule_must_give_a_space_for_every_n():
+    src = "functor G : Vect -> Vect { R^n |-> R^(n - 2); m |-> m }"
+    with pytest.raises(BackendError) as err:
+        V.functor(mappings(src, "G"), ENV, "G")
+    assert err.value.code == "E307" and "G(R^1)" in err.value.message

@@ -147,3 +147,48 @@ def test_values_must_be_numeric_and_fit_the_dimension():
     with pytest.raises(BackendError) as err:
         P.two_cell(value("t |-> (t, t)"), p, q, env)
     assert err.value.code == "E304"
+
+
+# ---- laws over random paths and homotopies -----------------------------------------------
+
+from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+
+from backends.symbolic.paths import S, T, Homotopy, Path, Point  # noqa: E402
+import sympy  # noqa: E402
+
+bumps = st.integers(-3, 3).map(lambda k: sympy.Rational(k, 4))
+
+
+def _paths_between(P, a, b, c1, c2):
+    """Two paths a -> b: straight in x, bumps c·sin(πt) and c·sin(πt)·(1+t) in y."""
+    x = a.coords[0] + (b.coords[0] - a.coords[0]) * T
+    p = Path(a, b, (x, c1 * sympy.sin(sympy.pi * T)))
+    q = Path(a, b, (x, c2 * sympy.sin(sympy.pi * T) * (1 + T)))
+    return p, q
+
+
+def _straight(p, q):
+    """The straight-line homotopy (1 - t) p(s) + t q(s), relative to the endpoints."""
+    return Homotopy(p, q, tuple((1 - T) * u + T * v for u, v in zip(p.at(S), q.at(S))))
+
+
+# The checks run hypothesis searches of their own inside this test.
+@settings(max_examples=8, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.nested_given])
+@given(bumps, bumps, bumps, bumps, st.booleans())
+def test_straight_line_homotopies_and_their_composites(c1, c2, c3, c4, perturb):
+    """Law: straight-line homotopies satisfy the four boundary laws, so do their vertical and
+    horizontal composites, interchange holds, and a perturbed boundary is refuted."""
+    P = Paths(SemanticRef("Paths", (A.Number("2"),)))
+    a, b, c = (Point((sympy.Integer(x), sympy.Integer(0))) for x in (-1, 1, 3))
+    p, q = _paths_between(P, a, b, c1, c2)
+    r, _ = _paths_between(P, a, b, c3, c3)
+    p2, q2 = _paths_between(P, b, c, c3, c4)
+    alpha, beta = _straight(p, q), _straight(q, r)
+    gamma, delta = _straight(p2, q2), _straight(q2, p2)
+    for H in (alpha, P.vertical(beta, alpha), P.horizontal(gamma, alpha)):
+        assert P.boundary(H, FAST).holds
+    assert P.interchange(alpha, beta, gamma, delta, Check(samples=10)).holds
+    if perturb:
+        bent = Homotopy(p, q, (alpha.coords[0], alpha.coords[1] + S * (1 - S) * (1 - T) / 8))
+        assert P.boundary(bent, FAST).status == "refuted"

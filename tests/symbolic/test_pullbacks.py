@@ -98,7 +98,8 @@ def test_finset_non_universal_squares_are_refuted_with_a_cone_from_a_point():
     q = Function(P, UV, ("u", "u", "v", "v"))
     verdict = S.universal(P, p, q, f, g)
     assert verdict.status == "refuted"
-    assert verdict.witness == "the cone ({*}, * ↦ a, * ↦ u) has two mediating maps: * ↦ 0 and * ↦ 1"
+    assert verdict.witness == ("the cone ({*}, * ↦ a, * ↦ u) has two mediating maps: "
+                               "* ↦ 0 and * ↦ 1")
     P2 = FiniteSet((0, 1))
     verdict = S.universal(P2, Function(P2, ABC, ("a", "b")), Function(P2, UV, ("u", "v")), f, g)
     assert verdict.status == "refuted" and "(* ↦ c" not in verdict.witness

@@ -176,3 +176,19 @@ def test_samples_strategy_has_the_right_type():
 
     f = find(V.samples(R2, R3), lambda f: True)
     assert (f.dom, f.cod, f.matrix.shape) == (R2, R3, (3, 2))
+
+
+def test_conditions_beyond_the_solver_still_get_an_exact_counterexample():
+    lhs = mor("[[a^2 + b^2, a^2 - b^2 + a*b]]", R2, R1)
+    verdict = V.equal(lhs, mor("[[1, 2]]", R2, R1))
+    assert verdict.status == "refuted"
+    assert verdict.witness.startswith("a = 0, b = 0: lhs = [[0, 0]], rhs = [[1, 2]]")
+    circle = V.equal(mor("[[a^2 + b^2]]", R1, R1), mor("[[1]]", R1, R1))
+    assert circle.status == "conditional"
+    assert circle.witness.startswith("holds iff a = -sqrt(1 - b^2) or a = sqrt(1 - b^2)")
+
+
+def test_irrational_roots_are_shown_approximately():
+    verdict = V.equal(mor("[[a^3 - a]]", R1, R1), mor("[[1]]", R1, R1))
+    assert verdict.status == "conditional"
+    assert verdict.witness.startswith("holds iff a ≈ 1.32471795")
