@@ -49,7 +49,7 @@ def generate(lines: int, seed: int = 0) -> str:
         for i in range(n - 2):
             lhs = f"f{i + 1} . f{i}" if rnd.random() < 0.5 else f"f{i} >> f{i + 1}"
             out.append(f"  eq e{i} : {lhs} = g{i}")
-        out.append(f"  eq loop : id . f0 = f0 . id(X0)")
+        out.append("  eq loop : id . f0 = f0 . id(X0)")
         out.append("}")
         out.append("")
         if k:

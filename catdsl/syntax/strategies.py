@@ -47,7 +47,6 @@ def expressions(depth: int = 3) -> st.SearchStrategy[A.Expr]:
         return leaves
     sub = expressions(depth - 1)
     small = st.lists(sub, max_size=3).map(tuple)
-    some = st.lists(sub, min_size=1, max_size=3).map(tuple)
     keywords = st.builds(A.Keyword, keyword_names, sub)
     return st.one_of(
         leaves,
