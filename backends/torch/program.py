@@ -245,6 +245,31 @@ def _read_program(module: Module, limits: Limits, cache_dir) -> Program:
     return Program(module, data, models, functors, sweeps, reps)
 
 
+def _without_schedule(e: A.Expr) -> tuple[A.Expr, A.Expr | None]:
+    """An optimizer call split into the call without `schedule = …` and that schedule's value."""
+    if not isinstance(e, A.Call) or "schedule" not in e.keywords:
+        return e, None
+    rest = tuple(a for a in e.args if not (isinstance(a, A.Keyword) and a.name == "schedule"))
+    return A.Call(e.func, rest, span=e.span), e.keywords["schedule"]
+
+
+def _schedule(e: A.Expr):
+    """`constant`, `step(every = 100, gamma = 0.5)` or `cosine(total = 500, floor = 0.1)`: the
+    learning-rate factor as a function of the global step, so resumed training follows it."""
+    from backends.torch.segment import SCHEDULES
+
+    name, args, kwargs, _ = _call(e)
+    if name not in SCHEDULES:
+        raise _Problem("E404", f"unknown schedule `{name}`", e.span,
+                       f"schedules: {', '.join(SCHEDULES)}, e.g. `schedule = step(every = 100, gamma = 0.5)`")
+    kwargs = {k: int(v) if isinstance(v, float) and v.is_integer() and k in ("every", "total") else v
+              for k, v in kwargs.items()}
+    try:
+        return SCHEDULES[name](*args, **kwargs)
+    except (TypeError, ValueError) as err:
+        raise _Problem("E404", f"schedule `{text_of(e)}`: {err}", e.span) from None
+
+
 def _call(e: A.Expr) -> tuple[str, tuple, dict, A.Expr]:
     if isinstance(e, A.Name):
         return e.id, (), {}, e
@@ -352,20 +377,17 @@ def _learning_functor(module: Module, F: Functor, data, models, limits: Limits, 
         if img is None:
             continue
         try:
-            name, args, kwargs, _ = _call(img.expr)
+            expr, sched = _without_schedule(img.expr)
+            name, args, kwargs, _ = _call(expr)
             if args:
                 raise _Problem("E404", f"`{name}` takes keyword arguments only", img.expr.span)
-            sched = kwargs.pop("schedule", None)
             if "betas" in kwargs:
                 kwargs["betas"] = tuple(kwargs["betas"])
             for key in ("batch", "epochs", "seed"):
                 if isinstance(kwargs.get(key), float) and float(kwargs[key]).is_integer():
                     kwargs[key] = int(kwargs[key])
             if sched is not None:
-                if sched != "constant":
-                    raise _Problem("E404", f"schedule `{sched}` cannot be written in a .cat file yet",
-                                   img.expr.span, "only `schedule = constant` is supported in v0")
-                kwargs["schedule"] = SCHEDULES["constant"]()
+                kwargs["schedule"] = _schedule(sched)
             spec = OptimizerSpec(name, **kwargs)
         except _Problem as e:
             problems.append(e.diagnostic)

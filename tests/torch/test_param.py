@@ -179,3 +179,21 @@ def test_objects_no_training_reaches_are_a_static_error(tmp_path, capsys):
     assert main(["check", str(path)]) == 2
     err = capsys.readouterr().err
     assert "error[E207]" in err and "no training reaches `z`" in err
+
+
+def test_a_learning_rate_schedule_follows_the_global_step_so_resuming_is_exact(tmp_path, capsys):
+    path = write(tmp_path, extra="momentum = 0.9, schedule = step(every = 10, gamma = 0.5), ")
+    code, report = check_json(path, capsys)
+    assert verdicts(report)["Run.respects[resume]"] == "proved" and code == 0
+    assert main(["compile", str(path)]) == 0
+    plan = json.loads(capsys.readouterr().out)
+    schedules = {json.dumps(j["spec"]["optimizer"].get("schedule"), sort_keys=True)
+                 for j in plan["jobs"] if j["kind"] == "train"}
+    assert len(schedules) == 1 and "10" in schedules.pop()
+
+
+def test_an_unknown_schedule_is_a_diagnostic(tmp_path, capsys):
+    path = write(tmp_path, extra="schedule = wiggle(every = 3), ")
+    assert main(["check", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "error[E404]" in err and "unknown schedule `wiggle`" in err and "step" in err
