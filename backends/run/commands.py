@@ -74,7 +74,7 @@ def run_file(module, args) -> int:
         name = next((n for n, spec in program.data.items() if spec == e.spec), None)
         raise DiagnosticError([Diagnostic("E403", e.message, _declaration(module, name),
                                           hints=(e.hint,) if e.hint else ())]) from None
-    _states_table(module, plan, store, console)
+    _states_table(module, program, plan, store, console)
     for name in plan.sweeps:
         _sweep_table(program.sweeps[name], plan.sweeps[name], store, console)
     for name in plan.reps:
@@ -105,13 +105,15 @@ def _number(v) -> str:
     return "-" if v is None else f"{v:.4f}"
 
 
-def _states_table(module, plan, store, console) -> None:
+def _states_table(module, program, plan, store, console) -> None:
     from rich.table import Table
     from rich.text import Text
 
     if not plan.objects:
         return
-    table = Table(title=module.file, title_justify="left")
+    models = "; ".join(f"{name}: {lf.target.model_name} on {lf.target.data_name} {lf.target.input_shape}, "
+                       f"{lf.target.parameters:,} parameters" for name, lf in program.functors.items())
+    table = Table(title=f"{module.file} ({models})" if models else module.file, title_justify="left")
     for col in ("state", "step", "epoch", "test loss", "test acc", "train acc", "digest"):
         table.add_column(col)
     for fname, objects in plan.objects.items():

@@ -61,6 +61,8 @@ class ParamTarget:
     model: Any  # backends.torch.models.Layer
     data: Any  # backends.torch.data.DataSpec
     loss: str
+    parameters: int = 0  # trainable scalars of the model on this data's input shape
+    input_shape: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -404,7 +406,8 @@ def _learning_functor(module: Module, F: Functor, data, models, limits: Limits, 
         segments[g.name] = spec
     if problems:
         raise ProgramError(problems)
-    target = ParamTarget(model_name, data_name, models[model_name], data[data_name], loss)
+    target = ParamTarget(model_name, data_name, models[model_name], data[data_name], loss, count,
+                         tuple(facts.input_shape))
     lf = LearningFunctor(F.name, p, target, inits, segments,
                          {k: v.span for k, v in {**F.objects, **F.arrows}.items()})
     unreached = [o for o in p.objects if o not in object_paths(lf)]

@@ -97,6 +97,7 @@ def test_second_run_reuses_every_job_and_runs_lists_them(tmp_path, capsys):
     store = tmp_path / "store"
     assert main(["run", "--store", str(store), str(path)]) == 0
     first = capsys.readouterr().out
+    assert "1,210 parameters" in first  # 64·16 + 16 + 16·10 + 10
     assert "4 job(s) ran, 0 reused" in first
     assert main(["run", "--store", str(store), str(path)]) == 0
     assert "0 job(s) ran, 4 reused" in capsys.readouterr().out
