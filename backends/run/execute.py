@@ -378,6 +378,6 @@ def optimizer_spec(o: dict):
     if sched is not None:
         sched = dict(sched)
         kind = sched.pop("kind")
-        o["schedule"] = next(c for c in SCHEDULES.values() if c.__name__.lower() == kind)(**sched)
+        o["schedule"] = SCHEDULES[kind](**sched)
     o["betas"] = tuple(o["betas"])
     return OptimizerSpec(**o)

@@ -20,7 +20,6 @@ Kinds of job:
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from dataclasses import dataclass, field
 
@@ -73,11 +72,8 @@ class Plan:
 
 
 def optimizer_json(spec) -> dict:
-    d = dataclasses.asdict(spec)
-    if spec.schedule is not None:
-        d["schedule"] = {"kind": type(spec.schedule).__name__.lower(), **dataclasses.asdict(spec.schedule)}
-    d["betas"] = list(d["betas"])
-    return d
+    """The optimizer spec as plain JSON data: its own canonical form (`OptimizerSpec.to_json`)."""
+    return json.loads(spec.to_json())
 
 
 def _model_json(lf) -> dict:
