@@ -48,7 +48,7 @@ def test_examples_check_with_their_documented_verdicts(tmp_path, capsys):
             assert obligations[law]["verdict"] == verdict, (name, law, obligations[law])
     _, obligations = check(tmp_path, capsys, (EXAMPLES / "double_well.cat").read_text())
     low = obligations["W.low_loss[H]"]
-    assert low["verdict"].startswith("passed") and "1.25" in low["witness"]
+    assert low["verdict"] == "proved" and "1.25" in low["witness"]   # certified (issue 8)
 
 
 def test_the_conditional_idempotent_states_its_condition_and_a_witness(tmp_path, capsys):
@@ -115,7 +115,7 @@ def test_a_level_below_the_saddle_fails_the_low_loss_condition(tmp_path, capsys)
     text = broken("double_well.cat", "level = 2", "level = 0.5")
     code, obligations = check(tmp_path, capsys, text)
     law = obligations["W.low_loss[H]"]
-    assert code == 1 and law["verdict"] == "failed"
+    assert code == 1 and law["verdict"] == "refuted"   # an exact point above the level
     assert law["span"]["line"] == line_of(text, "H |->")
 
 
@@ -161,4 +161,4 @@ def test_smooth_composition_is_substitution(tmp_path, capsys):
     text = broken("smooth.cat", "radius2 |-> (r, th) |-> r^2", "radius2 |-> (r, th) |-> r^2 + th")
     code, obligations = check(tmp_path, capsys, text)
     law = obligations["S.respects[triangle]"]
-    assert code == 1 and law["verdict"] == "failed" and "lhs =" in law["witness"]
+    assert code == 1 and law["verdict"] == "refuted" and "lhs =" in law["witness"]

@@ -7,7 +7,9 @@ node outside the value language is a `BackendError` at that node's span.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from types import MappingProxyType
@@ -57,6 +59,32 @@ class Env:
         raise BackendError(
             "E301", f"unknown name `{name.id}` in a value", name.span,
             hints=(f"the names known here are {', '.join(f'`{k}`' for k in self.known())}",))
+
+
+# The divisors met while a value is built (see `denominators`); None outside a collection.
+_DIVISORS: ContextVar[list | None] = ContextVar("divisors", default=None)
+
+
+@contextmanager
+def denominators() -> Iterator[list]:
+    """Collect the divisors with free symbols met while building a value.
+
+    sympy cancels `a / a` to 1 as it builds it, so the fact that the value is undefined at
+    a = 0 would be lost; the categories record it here and state it as a condition.
+    """
+    found: list = []
+    token = _DIVISORS.set(found)
+    try:
+        yield found
+    finally:
+        _DIVISORS.reset(token)
+
+
+def note_divisor(y: Any) -> None:
+    """Record that a value divides by `y` (only divisors with free symbols matter)."""
+    found = _DIVISORS.get()
+    if found is not None and isinstance(y, sympy.Expr) and y.free_symbols and y not in found:
+        found.append(y)
 
 
 def number(node: A.Number) -> sympy.Rational:
@@ -146,7 +174,15 @@ def _scalar(expr: A.Expr, env: Env) -> sympy.Expr:
 def _divide(x: sympy.Expr, y: sympy.Expr, node: A.BinOp) -> sympy.Expr:
     if y.is_zero:
         raise BackendError("E310", "division by zero", node.right.span)
+    note_divisor(y)
     return x / y
+
+
+def power(x: sympy.Expr, y: sympy.Expr, node: A.BinOp | None = None) -> sympy.Expr:
+    """x^y; a negative exponent divides by x (recorded as a divisor)."""
+    if getattr(y, "is_negative", False) or (y.free_symbols and not y.is_nonnegative):
+        note_divisor(x)
+    return x**y
 
 
 _ARITHMETIC = {
@@ -154,7 +190,7 @@ _ARITHMETIC = {
     "-": lambda x, y, _: x - y,
     "*": lambda x, y, _: x * y,
     "/": _divide,
-    "^": lambda x, y, _: x**y,
+    "^": power,
 }
 
 

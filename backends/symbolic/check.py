@@ -118,6 +118,9 @@ def maximize(strategy: Any, value: Callable[[Any], float], how: Check) -> tuple[
 
 
 def _settings(how: Check) -> Any:
-    from hypothesis import settings
+    from hypothesis import HealthCheck, settings
 
-    return settings(max_examples=how.samples, database=None, deadline=None, derandomize=False)
+    # No time-based limit may decide a verdict: no deadline, and the health checks (some of
+    # which measure time, e.g. too_slow) are off; the budget is `samples`, a count.
+    return settings(max_examples=how.samples, database=None, deadline=None, derandomize=False,
+                    suppress_health_check=list(HealthCheck))

@@ -8,8 +8,11 @@ horizontal composition concatenates in s. With a `loss` and a `level`, every pat
 homotopy must stay in the sublevel set {loss <= level}: without that condition any two paths
 in R^n with the same endpoints are homotopic.
 
-Boundary laws are decided exactly (sympy) where it can, else on a dense grid plus a
-hypothesis search, and a numeric counterexample is confirmed exactly before it refutes.
+Boundary laws and endpoints are decided by `decide.is_zero` (exact algebra, interval
+arithmetic at rising precision), else on a dense grid plus a hypothesis search, and a numeric
+counterexample is confirmed exactly before it refutes. The low-loss law is proved by a
+certificate (`certify`: exact critical points, or interval branch and bound), refuted at
+an exact point above the level, and only sampled (`passed N`) when neither is found.
 Concatenation is associative only up to homotopy, so `equal` compares parametrized paths
 pointwise, as functions on [0, 1].
 """
@@ -29,7 +32,7 @@ from backends.symbolic.check import Check, close, maximize, search
 from backends.symbolic.notation import cat_text
 from backends.symbolic.numeric import NotNumeric, compile_numeric
 from backends.symbolic.smooth import coordinates, lambda_body
-from backends.symbolic.vect import vanishes
+from backends.symbolic.decide import is_zero
 from catdsl.backend import BackendError, SemanticRef
 from catdsl.laws.verdict import Verdict
 from catdsl.span import NOWHERE, Span
@@ -220,11 +223,19 @@ class Paths:
 
     def endpoints(self, p: Path, how: Check | None = None, name: str = "p") -> Verdict:
         """p(0) = A and p(1) = B, exactly."""
+        undecided = None
         for t, end, label in ((0, p.dom, "dom"), (1, p.cod, "cod")):
             at = p.at(sympy.Integer(t))
-            if not all(vanishes(x - y) for x, y in zip(at, end.coords)):
+            answers = [is_zero(x - y) for x, y in zip(at, end.coords)]
+            shown = next((z for z in answers if z.zero is False), None)
+            if shown is not None:
                 return Verdict("refuted", "sympy", f"{name}({t}) = {cat_text(at)} but "
-                               f"{label}({name}) = {cat_text(end.coords)}")
+                               f"{label}({name}) = {cat_text(end.coords)}{shown.why()}")
+            if undecided is None and any(z.zero is None for z in answers):
+                reason = next(z.reason for z in answers if z.zero is None)
+                undecided = f"cannot decide {name}({t}) = {label}({name}): {reason}"
+        if undecided:
+            return Verdict("unknown", "sympy", undecided)
         return Verdict("proved", "sympy")
 
     def boundary_laws(self, H: Homotopy, how: Check | None = None, name: str = "H",
@@ -274,8 +285,16 @@ class Paths:
 
     def low_loss(self, x: Path | Homotopy, how: Check | None = None, name: str | None = None
                  ) -> Verdict:
-        """loss <= level along a path (t ∈ [0, 1]) or over a homotopy ((s, t) ∈ [0, 1]²):
-        the maximum over a dense grid and a hypothesis search guided by `target`."""
+        """loss <= level along a path (t ∈ [0, 1]) or over a homotopy ((s, t) ∈ [0, 1]²).
+
+        A dense grid gives the worst sampled point (the witness either way); a point above
+        the level is confirmed exactly and refutes. Otherwise a certificate is sought
+        (`certify`: exact critical points along a path, interval branch and bound over the
+        domain) and proves the law; only without one does a hypothesis search maximising
+        the loss give `passed N` (or `failed`), with the reason no certificate was found.
+        """
+        from backends.symbolic.certify import certify
+
         how = how or Check()
         if self.loss is None:
             return Verdict("error", "numeric", "this Paths category has no loss and level")
@@ -293,22 +312,40 @@ class Paths:
                            f"{_at(names, at)}", samples=values.size)
         i = int(np.argmax(values))
         best_at, best = tuple(float(g[i]) for g in grid), float(values[i])
+
+        def report(at, value, rel):
+            where = x.at(*at)
+            return (f"max loss {cat_text(value)} at {_at(names, at)}, "
+                    f"{name}({', '.join(cat_text(v) for v in at)}) = "
+                    f"{cat_text(tuple(float(c) for c in where))} {rel} level "
+                    f"{cat_text(self.level)}")
+
+        if best > level and _above(height, variables, best_at, self.level):
+            return Verdict("refuted", "sympy", report(best_at, best, ">"), samples=values.size,
+                           difference=best - level)
+        cert = certify(height, variables, self.level)
+        if cert.status == "refuted":
+            at = tuple(float(v) for v in cert.at)
+            return Verdict("refuted", "interval", f"{report(at, cert.value, '>')} "
+                           f"({cert.how})", samples=values.size, difference=cert.value - level)
+        if cert.status == "proved":
+            if cert.at is not None and cert.value is not None and cert.value > best:
+                best_at, best = tuple(float(v) for v in cert.at), cert.value
+            return Verdict("proved", "interval" if "interval" in cert.how else "sympy",
+                           f"{report(best_at, best, '<=')}; certified: {cert.how}",
+                           difference=best - level)
         from hypothesis import strategies as st
 
         box = st.tuples(*[st.floats(0, 1, allow_nan=False)] * len(variables))
         at, found, tried = maximize(box, lambda pt: fn(*pt)[0], how)
         if at is not None and found > best:
             best_at, best = tuple(float(v) for v in at), found
-        where = x.at(*best_at)
-        report = (f"max loss {cat_text(best)} at {_at(names, best_at)}, "
-                  f"{name}({', '.join(cat_text(v) for v in best_at)}) = "
-                  f"{cat_text(tuple(float(c) for c in where))}")
         n = values.size + tried
         if best <= level + how.tol * max(1.0, abs(level)):
-            return Verdict("passed", "numeric", f"{report} <= level {cat_text(self.level)}",
-                           samples=n, difference=best - level)
-        return Verdict("failed", "numeric", f"{report} > level {cat_text(self.level)}",
-                       samples=n, difference=best - level)
+            return Verdict("passed", "numeric", f"{report(best_at, best, '<=')}; no "
+                           f"certificate: {cert.how}", samples=n, difference=best - level)
+        return Verdict("failed", "numeric", report(best_at, best, ">"), samples=n,
+                       difference=best - level)
 
     def samples(self, dims: int = 1) -> Any:
         """A hypothesis strategy of parameters in [0, 1]^dims."""
@@ -325,14 +362,43 @@ class Paths:
 
 def _pointwise(lhs: Sequence[sympy.Expr], rhs: Sequence[sympy.Expr], variables, names,
                lhs_name: str, rhs_name: str, how: Check) -> Verdict:
-    """lhs = rhs as functions on [0, 1]^k: exactly if sympy shows it; else numerically, and a
-    numeric counterexample refutes once its difference is confirmed exactly."""
-    if all(vanishes(x - y) for x, y in zip(lhs, rhs)):
+    """lhs = rhs as functions on [0, 1]^k, decided by `decide.is_zero`: zero proves, a
+    point of [0, 1]^k where the difference is shown non-zero refutes. Undecided, it is
+    compared numerically, and a numeric counterexample refutes once its difference is
+    shown non-zero exactly (interval arithmetic at the rational point)."""
+    box = {x: (0, 1) for x in variables}
+    answers = [is_zero(x - y, box) for x, y in zip(lhs, rhs)]
+    if all(z.zero for z in answers):
         return Verdict("proved", "sympy")
+    shown = next((z for z in answers if z.zero is False), None)
+    if shown is not None:
+        point = tuple((shown.at or {}).get(x, sympy.Integer(0)) for x in variables)
+        u = tuple(_exact_value(a, variables, point) for a in lhs)
+        w = tuple(_exact_value(b, variables, point) for b in rhs)
+        return Verdict("refuted", "sympy", f"at {_at(names, point)}: {lhs_name} = "
+                       f"{cat_text(_one(u))}, {rhs_name} = {cat_text(_one(w))}",
+                       difference=abs(float(shown.value)) if shown.value is not None else None)
+    reason = next(z.reason for z in answers if z.zero is None)
     v, at = compare_numerically(lhs, rhs, variables, names, lhs_name, rhs_name, how)
     if at is not None and _confirmed(lhs, rhs, variables, at):
         return Verdict("refuted", "sympy", v.witness, v.samples, v.difference)
+    if v.status == "passed":
+        return Verdict("passed", v.via, f"not decided exactly ({reason})", v.samples,
+                       v.difference)
     return v
+
+
+def _above(height: sympy.Expr, variables, at, level: sympy.Expr) -> bool:
+    """The loss at the (dyadic, so exactly rational) grid point is shown above the level."""
+    from backends.symbolic.decide import sign
+
+    point = {x: sympy.Rational(v) for x, v in zip(variables, at)}
+    return sign(level - height.xreplace(point))[0] == -1
+
+
+def _exact_value(e: sympy.Expr, variables, point) -> Any:
+    v = e.xreplace(dict(zip(variables, point)))
+    return v if v.is_Rational else sympy.N(v, 12)
 
 
 def compare_numerically(lhs, rhs, variables, names, lhs_name, rhs_name, how: Check
@@ -376,15 +442,12 @@ def compare_numerically(lhs, rhs, variables, names, lhs_name, rhs_name, how: Che
 
 
 def _confirmed(lhs, rhs, variables, at) -> bool:
-    """The difference is non-zero at the (exactly rational) point `at`, evaluated exactly."""
+    """The difference is shown non-zero at the (exactly rational) point `at`."""
     point = {x: sympy.Rational(v) for x, v in zip(variables, at)}
     for a, b in zip(lhs, rhs):
         d = (a - b).xreplace(point)
-        try:
-            if d.is_number and abs(sympy.N(d, 30)) > sympy.Float("1e-20"):
-                return True
-        except TypeError:
-            continue
+        if d.is_number and not d.has(sympy.zoo, sympy.nan) and is_zero(d).zero is False:
+            return True
     return False
 
 

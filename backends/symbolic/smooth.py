@@ -3,7 +3,9 @@
 A map R^n -> R^m is a lambda `(x, y) |-> (x*y, sin(x))` with n parameters and m components
 (a scalar body when m = 1). Its variables are renamed to shared canonical ones, so maps
 written with different variable names compare as functions. Equality: `simplify` of the
-difference first; otherwise a property test at drawn points of [-3, 3]^n (params drawn too).
+difference is decided by `decide.is_zero`: shown zero proves, shown non-zero refutes (with
+an exact point, never overruled by a tolerance); only an undecided difference is
+property-tested at drawn points of [-3, 3]^n (params drawn too): `passed N` with the reason.
 
 Axioms, as running examples:
 
@@ -27,7 +29,7 @@ import sympy
 from backends.symbolic.build import Env, to_sympy
 from backends.symbolic.check import Check, close, search
 from backends.symbolic.notation import cat_text
-from backends.symbolic.vect import vanishes
+from backends.symbolic.decide import is_zero
 from catdsl.backend import BackendError, SemanticRef
 from catdsl.laws.verdict import Verdict
 from catdsl.span import NOWHERE, Span
@@ -116,26 +118,42 @@ class Smooth:
         return SmoothMap(f.dom, g.cod, tuple(c.xreplace(at) for c in g.body), f.span)
 
     def equal(self, a: SmoothMap, b: SmoothMap, how: Check | None = None) -> Verdict:
-        """`simplify(lhs - rhs) == 0` proves; otherwise `passed N` or `failed` at a point."""
+        """Shown zero: proved; shown non-zero: refuted at a point; else `passed N`/`failed`."""
         how = how or Check()
         if a.dom != b.dom or a.cod != b.cod:
             return Verdict("error", "sympy", f"lhs : {a.dom} -> {a.cod} but rhs : {b.dom} -> "
                            f"{b.cod}")
         open_ = [(x, y) for x, y in zip(a.body, b.body) if not _agree_quickly(x, y)]
-        if all(vanishes(x - y) for x, y in open_):
-            return Verdict("proved", "sympy")
         variables = coordinates(a.dom.dim)
         params = sorted(set().union(*((x - y).free_symbols for x, y in open_)) - set(variables),
                         key=str)
+        box = {v: BOX for v in (*variables, *params)}
+        answers = [is_zero(x - y, box) for x, y in open_]
+        if all(z.zero for z in answers):
+            return Verdict("proved", "sympy")
+        names = {v: f"x{i + 1}" for i, v in enumerate(variables)}
+        shown = next((z for z in answers if z.zero is False), None)
+        if shown is not None:  # algebra showed a non-zero difference: never sampled away
+            at = shown.at or {}
+            point = {v: at.get(v, sympy.Integer(0)) for v in (*variables, *params)}
+            where = ", ".join(f"{names.get(v, str(v))} = {cat_text(point[v])}" for v in point)
+            lhs = _values(a.body, point)
+            rhs = _values(b.body, point)
+            return Verdict("refuted", "sympy", (f"at {where}: " if where else "")
+                           + f"lhs = {cat_text(lhs)}, rhs = {cat_text(rhs)}{shown.why()}",
+                           difference=abs(float(shown.value)) if shown.value is not None
+                           else None)
+        reason = next(z.reason for z in answers if z.zero is None)
         counter, tried = point_search(list(a.body), list(b.body), (*variables, *params), how)
         if counter is None:
-            return Verdict("passed", "hypothesis", samples=tried)
+            return Verdict("passed", "hypothesis", f"not decided exactly ({reason}); points "
+                           f"drawn in [{BOX[0]:g}, {BOX[1]:g}]", samples=tried)
         point, lhs, rhs = counter
-        names = tuple(f"x{i + 1}" for i in range(a.dom.dim)) + tuple(str(p) for p in params)
-        shown = ", ".join(f"{n} = {cat_text(float(v))}" for n, v in zip(names, point))
+        labels = tuple(f"x{i + 1}" for i in range(a.dom.dim)) + tuple(str(p) for p in params)
+        shown_at = ", ".join(f"{n} = {cat_text(float(v))}" for n, v in zip(labels, point))
         lhs, rhs = (v[0] if len(v) == 1 else tuple(v) for v in (lhs, rhs))
         return Verdict("failed", "hypothesis",
-                       f"at {shown}: lhs = {cat_text(lhs)}, rhs = {cat_text(rhs)}",
+                       f"at {shown_at}: lhs = {cat_text(lhs)}, rhs = {cat_text(rhs)}",
                        samples=tried, difference=_gap(lhs, rhs))
 
     def samples(self, dom: Euclidean) -> Any:
@@ -204,6 +222,15 @@ def point_search(lhs: list[sympy.Expr], rhs: list[sympy.Expr], variables, how: C
         return None, found.tried
     ls, rs = values(found.counterexample)
     return (found.counterexample, ls, rs), found.tried
+
+
+def _values(body: tuple[sympy.Expr, ...], point: dict) -> Any:
+    """The components at an exact point, to 12 digits (exact where they are rational)."""
+    out = []
+    for c in body:
+        v = c.xreplace(point)
+        out.append(v if v.is_Rational else sympy.N(v, 12))
+    return out[0] if len(out) == 1 else tuple(out)
 
 
 def _gap(lhs: Any, rhs: Any) -> float:

@@ -78,7 +78,14 @@ def is_real(v: sympy.Expr) -> bool:
 
 
 def _solve_factor(f: sympy.Expr, rest: list, symbols: list) -> list[dict] | None:
-    """The solutions of {f = 0} ∪ rest, f irreducible over the rationals."""
+    """The solutions of {f = 0} ∪ rest, f irreducible over the rationals.
+
+    Over the reals a sum of terms of one sign (`a^2 + b^2`) vanishes iff every term does,
+    so such a factor is replaced by its terms: `a = 0 and b = 0`, never complex roots.
+    """
+    if f.is_Add and (all(t.is_nonnegative for t in f.args)
+                     or all(t.is_nonpositive for t in f.args)):
+        return solve_polynomials([*f.args, *rest], symbols)
     syms = sorted(f.free_symbols & set(symbols), key=str)
     if len(syms) == 1:
         return _univariate(f, syms[0], rest, symbols)
@@ -137,8 +144,18 @@ def _quadratic(f, x, symbols) -> list[dict] | None:
     """f = A x^2 + B x + C alone: x = (-B ± sqrt(B^2 - 4AC)) / 2A, and A = 0 on its own."""
     A, B = f.coeff(x, 2), f.coeff(x, 1)
     C = sympy.expand(f - A * x**2 - B * x)
-    root = sympy.sqrt(sympy.expand(B**2 - 4 * A * C))
-    out = [{x: sympy.cancel((-B + sign * root) / (2 * A))} for sign in (1, -1)]
+    disc = sympy.expand(B**2 - 4 * A * C)
+    signed = sympy.factor(disc)
+    if signed.is_negative:  # no real root where A ≠ 0
+        out = []
+    elif signed.is_nonpositive:  # real roots only where the discriminant is 0
+        out = solve_polynomials([f, disc], symbols)
+        if out is None:
+            return None
+        out = [s for s in out if sympy.expand(A.xreplace(s)) != 0]
+    else:
+        root = sympy.sqrt(disc)
+        out = [{x: sympy.cancel((-B + sign * root) / (2 * A))} for sign in (1, -1)]
     if A.free_symbols:
         degenerate = solve_polynomials([A, sympy.expand(B * x + C)], symbols)
         if degenerate is None:
@@ -155,8 +172,10 @@ def _minimal(solutions: list[dict]) -> list[dict]:
             unique.append(s)
     keep = []
     for s in unique:
+        # t contains s when s fixes every symbol t fixes, to values satisfying t
         general = [t for t in unique if t is not s and len(t) < len(s)
-                   and all(sympy.expand(v.xreplace(s) - s[k]) == 0 for k, v in t.items())]
+                   and all(k in s and sympy.expand(v.xreplace(s) - s[k]) == 0
+                           for k, v in t.items())]
         if not general:
             keep.append(s)
     return sorted(keep, key=lambda s: [(str(k), sympy.default_sort_key(v))

@@ -28,8 +28,10 @@ import sympy
 from sympy import (BlockDiagMatrix, BlockMatrix, Identity, ImmutableMatrix, MatMul, MatrixBase,
                    MatrixExpr, ZeroMatrix)
 
-from backends.symbolic.build import Env, function, not_a_value, number
+from backends.symbolic.build import (Env, denominators, function, not_a_value, note_divisor,
+                                     number, power)
 from backends.symbolic.check import Check, close, search
+from backends.symbolic.decide import is_zero, non_zero_conditions
 from backends.symbolic.notation import cat_text
 from backends.symbolic.solve import real_solutions
 from catdsl.backend import BackendError, SemanticRef
@@ -68,6 +70,8 @@ class Linear:
     cod: Space
     matrix: Any
     span: Span = field(default=NOWHERE, compare=False, repr=False)
+    # Expressions in the params the value divides by: it is defined only where they are ≠ 0.
+    divisors: tuple = field(default=(), compare=False, repr=False)
 
     def __str__(self) -> str:
         return cat_text(self.matrix)
@@ -101,7 +105,8 @@ class Vect:
     def morphism(self, value: A.Expr, dom: Space, cod: Space, env: Env,
                  name: str | None = None) -> Linear:
         """A matrix value for a map dom -> cod; its shape must be dim cod × dim dom."""
-        m = evaluate(value, env)
+        with denominators() as divisors:
+            m = evaluate(value, env)
         if not _is_matrix(m):
             raise BackendError("E303", f"expected a matrix, not the number `{cat_text(m)}`",
                                value.span, hints=(f"a 1×1 matrix is written `[[{cat_text(m)}]]`",))
@@ -114,7 +119,7 @@ class Vect:
             raise BackendError(
                 "E304", f"this matrix is {size_text(m)} but {sig} needs "
                 f"{cat_text(cod.dim)}×{cat_text(dom.dim)}", value.span, hints=tuple(hints))
-        return Linear(dom, cod, m, value.span)
+        return Linear(dom, cod, m, value.span, tuple(divisors))
 
     def identity(self, obj: Space) -> Linear:
         return Linear(obj, obj, identity_matrix(obj.dim))
@@ -124,11 +129,12 @@ class Vect:
         if not same(f.cod.dim, g.dom.dim):
             raise BackendError("E308", f"`g . f` does not compose: f lands in {f.cod} but g "
                                f"starts at {g.dom}", g.span if g.span is not NOWHERE else f.span)
-        return Linear(f.dom, g.cod, _matmul(g.matrix, f.matrix), f.span)
+        return Linear(f.dom, g.cod, _matmul(g.matrix, f.matrix), f.span,
+                      _union(f.divisors, g.divisors))
 
     def equal(self, a: Linear, b: Linear, how: Check | None = None) -> Verdict:
         """lhs = rhs exactly: proved, conditional on the params, or refuted with a witness."""
-        return decide(a.matrix, b.matrix, how or Check())
+        return decide(a.matrix, b.matrix, how or Check(), _union(a.divisors, b.divisors))
 
     def samples(self, dom: Space, cod: Space) -> Any:
         """A hypothesis strategy of maps dom -> cod with small integer entries."""
@@ -169,7 +175,10 @@ class Vect:
                            f"the square does not commute: {square.witness}")
         a = int(f.dom.dim)
         S = ImmutableMatrix.vstack(p.matrix, q.matrix)
-        kernel = ImmutableMatrix.hstack(f.matrix, -g.matrix).nullspace()
+        M = ImmutableMatrix.hstack(f.matrix, -g.matrix)
+        if not all(x.is_Rational for x in (*S, *M)):
+            return _universal_cases(S, M, a, dim, how)
+        kernel = M.nullspace()
         rank = S.rank()
         if rank < dim:
             v = S.nullspace()[0]
@@ -223,57 +232,140 @@ class Vect:
 # ---- deciding matrix equations -----------------------------------------------------------
 
 
-def decide(lhs: Any, rhs: Any, how: Check) -> Verdict:
-    """Exact equality of two explicit matrices whose entries may contain params."""
+def decide(lhs: Any, rhs: Any, how: Check, divisors: Sequence[sympy.Expr] = ()) -> Verdict:
+    """Exact equality of two explicit matrices whose entries may contain params.
+
+    Each entry of lhs - rhs is decided by `decide.is_zero`: a constant difference refutes
+    only when shown non-zero (else `unknown`); differences in the params are solved over the
+    reals (`conditional` with the condition, or `refuted` with a value where it fails). A
+    division by an expression in the params (`divisors`, and the denominators of the
+    entries) makes the law hold only where it is defined: `holds iff a ≠ 0`.
+    """
     if lhs.shape != rhs.shape:
         return Verdict("error", "sympy", f"lhs is {size_text(lhs)} but rhs is {size_text(rhs)}")
-    if lhs == rhs:
-        return Verdict("proved", "sympy")
-    diffs = [d for d in (lhs - rhs) if not vanishes(d)]
+    divisors = _all_divisors(lhs, rhs, divisors)
+    shown, undecided = [], []
+    for d in (lhs - rhs):
+        z = is_zero(d) if d != 0 else None
+        if z is None or z.zero:
+            continue
+        (shown if z.zero is False else undecided).append((d, z))
+    diffs = [d for d, _ in shown + undecided]
+    symbols = sorted(set().union(*(d.free_symbols for d in diffs), *(q.free_symbols
+                                                                     for q in divisors)),
+                     key=str)
     if not diffs:
-        return Verdict("proved", "sympy")
-    symbols = sorted(set().union(*(d.free_symbols for d in diffs)), key=str)
-    if not symbols:
-        return Verdict("refuted", "sympy", f"lhs = {cat_text(lhs)}, rhs = {cat_text(rhs)}")
+        return _where_defined([{}], divisors, symbols, lhs, rhs, [])
+    if not any(d.free_symbols for d in diffs):
+        if shown:
+            d, z = shown[0]
+            gap = "" if d.is_Rational or z.value is None else (
+                f" (an entry differs by ≈ {float(z.value):.6g})")
+            return Verdict("refuted", "sympy", f"lhs = {cat_text(lhs)}, rhs = {cat_text(rhs)}"
+                           f"{gap}")
+        return Verdict("unknown", "sympy", f"cannot decide an entry of lhs - rhs: "
+                       f"{undecided[0][1].reason}")
     if all(d.is_rational_function(*symbols) for d in diffs):
-        point = _failing_point(diffs, symbols)
-        at = (f"{_assignment(point)}: lhs = {cat_text(lhs.xreplace(point))}, "
-              f"rhs = {cat_text(rhs.xreplace(point))}") if point else "a generic value"
         try:
             solutions = real_solutions(diffs, symbols)
         except NotImplementedError:
-            if point:  # a counterexample, checked exactly; the condition itself is out of reach
-                return Verdict("refuted", "sympy", f"{at} (the exact condition on the params "
-                               "is beyond the polynomial solver)")
             solutions = None
         if solutions is not None:
-            if not solutions:
-                return Verdict("refuted", "sympy", at)
-            clauses = [_assignment(s, " and ") for s in solutions]
-            if len(clauses) > 1:
-                clauses = [f"({c})" if " and " in c else c for c in clauses]
-            condition = " or ".join(clauses)
-            return Verdict("conditional", "sympy", f"holds iff {condition}; fails at {at}")
-    return property_decide(lhs, rhs, symbols, how)
+            return _where_defined(solutions, divisors, symbols, lhs, rhs, diffs)
+    point = _failing_point(diffs, symbols, divisors)
+    if point is None:
+        point = next((z.at for _, z in shown if z.at), None)
+    if point is not None:  # a counterexample, checked exactly; the condition is out of reach
+        return Verdict("refuted", "sympy", f"{_at(point, lhs, rhs)} (the exact condition on "
+                       "the params is beyond the solver)")
+    reason = (undecided or shown)[0][1].reason
+    out = property_decide(lhs, rhs, symbols, how)
+    if out.status == "passed":
+        return Verdict("passed", out.via, f"not decided exactly ({reason}); params drawn in "
+                       f"[-3, 3]", samples=out.samples)
+    return out
+
+
+def _where_defined(solutions: list[dict], divisors, symbols, lhs, rhs, diffs) -> Verdict:
+    """The verdict for the real solutions of lhs = rhs, restricted to where no divisor
+    vanishes: `proved` (all values), `conditional` (the condition) or `refuted`."""
+    clauses, kept = [], []
+    for s in solutions:
+        exclusions, empty = [], False
+        for q in divisors:
+            v = sympy.cancel(q.xreplace(s))
+            if not v.free_symbols:
+                if is_zero(v).zero:
+                    empty = True
+                    break
+                continue
+            found = non_zero_conditions([v], sorted(v.free_symbols, key=str))
+            if found is None:
+                exclusions.append(f"{cat_text(v)} ≠ 0")
+            else:
+                exclusions += [f"{x} ≠ {cat_text(w)}" for x, w in found
+                               if f"{x} ≠ {cat_text(w)}" not in exclusions]
+        if empty:
+            continue
+        kept.append(s)
+        parts = [_assignment(s, " and ")] if s else []
+        clauses.append(" and ".join(p for p in parts + exclusions if p))
+    if kept == [{}] and clauses == [""]:
+        return Verdict("proved", "sympy")
+    point = _failing_point(diffs, symbols, divisors) if diffs else None
+    undefined = _undefined_point(divisors, symbols) if divisors else None
+    if not kept:
+        if point is None:
+            return Verdict("refuted", "sympy", "no real value of the params satisfies it")
+        return Verdict("refuted", "sympy", _at(point, lhs, rhs))
+    if len(clauses) > 1:
+        clauses = [f"({c})" if " and " in c else c for c in clauses]
+    condition = " or ".join(clauses)
+    if point is not None:
+        fails = _at(point, lhs, rhs)
+    elif undefined is not None:
+        fails = f"{_assignment(undefined)}: a side divides by zero"
+    else:
+        fails = "a generic value"
+    return Verdict("conditional", "sympy", f"holds iff {condition}; fails at {fails}")
+
+
+def _all_divisors(lhs, rhs, recorded) -> list[sympy.Expr]:
+    """Divisors with params: those recorded while the values were built, and the
+    denominators still visible in the entries (each once, as a polynomial)."""
+    out: list[sympy.Expr] = []
+    candidates = list(recorded)
+    for m in (lhs, rhs):
+        for x in m:
+            if x.free_symbols:
+                candidates.append(sympy.together(x).as_numer_denom()[1])
+    for q in candidates:
+        for factor, _ in sympy.factor_list(sympy.together(q).as_numer_denom()[0])[1]:
+            if factor.free_symbols and not any(sympy.expand(factor - f) == 0 for f in out):
+                out.append(factor)
+    return out
+
+
+def _undefined_point(divisors, symbols) -> dict | None:
+    found = non_zero_conditions(divisors, symbols)
+    if found:
+        x, v = found[0]
+        return {x: v}
+    return None
+
+
+def _at(point: dict, lhs, rhs) -> str:
+    return (f"{_assignment(point)}: lhs = {cat_text(_clean(lhs.xreplace(point)))}, "
+            f"rhs = {cat_text(_clean(rhs.xreplace(point)))}")
+
+
+def _clean(m):
+    return m.applyfunc(lambda x: sympy.nsimplify(x) if x.is_Float else x)
 
 
 def vanishes(d: sympy.Expr) -> bool:
-    """d = 0 identically: expand, cancel (canonical for rational functions), then simplify."""
-    if d == 0:
-        return True
-    e = sympy.expand(d)
-    if e == 0:
-        return True
-    if e.is_Rational:
-        return False
-    c = sympy.cancel(e)
-    if c == 0:
-        return True
-    syms = c.free_symbols
-    if not c.has(sympy.Function, sympy.Pow, sympy.NumberSymbol) or (
-            syms and c.is_rational_function(*syms) and not _irrational_constants(c)):
-        return False
-    return sympy.simplify(c) == 0
+    """d = 0 shown exactly (`decide.is_zero`); False means not shown, not "non-zero"."""
+    return d == 0 or is_zero(d).zero is True
 
 
 def property_decide(lhs, rhs, symbols, how: Check) -> Verdict:
@@ -302,14 +394,20 @@ def property_decide(lhs, rhs, symbols, how: Check) -> Verdict:
                    f"{cat_text(rhs.xreplace(at).evalf(12))}")
 
 
-def _failing_point(diffs, symbols) -> dict | None:
-    """A small value of the params at which some difference is (exactly) non-zero."""
+def _failing_point(diffs, symbols, divisors=()) -> dict | None:
+    """A small value of the params, where every divisor is non-zero, at which some
+    difference is shown non-zero (exactly, or by interval arithmetic)."""
+    if not diffs:
+        return None
     candidates = [0, 1, 2, 3, -1, -2, -3, sympy.Rational(1, 2)]
     for values in itertools.islice(itertools.product(candidates, repeat=len(symbols)), 512):
         point = dict(zip(symbols, map(sympy.Integer, values)))
+        if any(sympy.cancel(q.xreplace(point)) == 0 for q in divisors):
+            continue
         for d in diffs:
             v = d.xreplace(point)
-            if v.is_finite and v.is_number and sympy.expand(v) != 0:
+            if v.is_number and v.is_finite and not v.has(sympy.zoo, sympy.nan) and \
+                    is_zero(v).zero is False:
                 return point
     return None
 
@@ -327,14 +425,80 @@ def _value_text(v: sympy.Expr) -> str:
     return f"= {text}"
 
 
-def _irrational_constants(e: sympy.Expr) -> bool:
-    return any(not a.is_Rational for a in e.atoms(sympy.Number)) or e.has(sympy.NumberSymbol)
+def _union(*groups: tuple) -> tuple:
+    return tuple(dict.fromkeys(q for g in groups for q in g))
 
 
 def _finite(*xs) -> bool:
     import math
 
     return all(math.isfinite(float(x)) for x in xs)
+
+
+# Most minors examined by the case split of `universal` (a count, not a time).
+MINOR_BUDGET = 2000
+
+
+def _universal_cases(S, M, a: int, dim: int, how: Check) -> Verdict:
+    """`universal` for entries with params or irrational constants, by rank conditions.
+
+    Given that the square commutes (M S = 0, so the columns of S lie in ker M), the cone is
+    a pullback iff S is injective (rank S = dim: some dim×dim minor ≠ 0) and spans ker M
+    (rank M = a + b - dim: some such minor of M ≠ 0). Each fails on the real solutions of
+    "all those minors vanish"; the verdict is `proved`, `conditional` (holds iff the params
+    avoid them) or `refuted`, with the constant case decided at a failing value.
+    """
+    n = S.rows
+    r = n - dim
+    if dim > n or r > M.rows:
+        return Verdict("refuted", "sympy", f"the apex R^{dim} is larger than R^{n}, so the cone "
+                       "is not injective" if dim > n else "ker [f | -g] is larger than the apex")
+    from math import comb
+
+    if comb(n, dim) + comb(M.rows, r) * comb(n, r) > MINOR_BUDGET:
+        return Verdict("unknown", "sympy", f"the rank conditions need more than "
+                       f"{MINOR_BUDGET} minors")
+    minors_S = [S.extract(list(rows), list(range(dim))).det()
+                for rows in itertools.combinations(range(n), dim)] if dim else [sympy.Integer(1)]
+    minors_M = [M.extract(list(rows), list(cols)).det()
+                for rows in itertools.combinations(range(M.rows), r)
+                for cols in itertools.combinations(range(n), r)] if r else [sympy.Integer(1)]
+    symbols = sorted(set().union(*(x.free_symbols for x in (*S, *M))), key=str)
+    failing = []
+    for minors, what in ((minors_S, "injective"), (minors_M, "onto the kernel")):
+        answers = [is_zero(m) for m in minors]
+        if any(z.zero is False and not z.at for z in answers):
+            continue  # a constant non-zero minor: the rank condition holds for every value
+        if not symbols:
+            if all(z.zero for z in answers):
+                failing.append(({}, what))
+                continue
+            return Verdict("unknown", "sympy", f"cannot decide whether S is {what}: "
+                           f"{next(z for z in answers if z.zero is None).reason}")
+        try:
+            sols = real_solutions([m for m in minors if m != 0] or [sympy.Integer(0)], symbols)
+        except NotImplementedError:
+            return Verdict("unknown", "sympy", "the rank condition on the params is beyond "
+                           "the polynomial solver")
+        failing += [(sol, what) for sol in sols]
+    if not failing:
+        return Verdict("proved", "sympy")
+    where = failing[0][0]
+    at = {x: where.get(x, sympy.Integer(0)) for x in symbols}
+    at = {x: v.xreplace(at) for x, v in at.items()}
+    shown = _assignment(at) + ": " if at else ""
+    why = (f"{shown}the cone is not {failing[0][1]}" + (
+        " (two mediating maps)" if failing[0][1] == "injective" else
+        " (some commuting cone has no mediating map)"))
+    if any(not sol for sol, _ in failing):
+        return Verdict("refuted", "sympy", why)
+    clauses = []
+    for sol, _ in failing:
+        part = " or ".join(f"{x} ≠ {cat_text(v)}" for x, v in sorted(sol.items(),
+                                                                    key=lambda kv: str(kv[0])))
+        clauses.append(f"({part})" if " or " in part and len(failing) > 1 else part)
+    return Verdict("conditional", "sympy", f"holds iff {' and '.join(dict.fromkeys(clauses))}; "
+                   f"fails at {why}")
 
 
 def _random_cones(S, kernel, a: int, dim: int, how: Check) -> Verdict:
@@ -480,6 +644,7 @@ def _divide(x, y, node):
         raise BackendError("E308", "cannot divide by a matrix", node.right.span)
     if y.is_zero:
         raise BackendError("E310", "division by zero", node.right.span)
+    note_divisor(y)
     return _times(x, 1 / y, node) if _is_matrix(x) else x / y
 
 
@@ -500,7 +665,7 @@ def _power(x, y, node):
     if not _is_matrix(x):
         if _is_matrix(y):
             raise BackendError("E308", "a matrix cannot be an exponent", node.right.span)
-        return x**y
+        return power(x, y)
     if not (getattr(y, "is_Integer", False) and y >= 0):
         raise BackendError("E308", "a matrix power needs a non-negative integer exponent",
                            node.right.span, hints=("`m^T` is the transpose",))
