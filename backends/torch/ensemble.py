@@ -1,8 +1,9 @@
 """Many same-architecture runs trained as one: stacked parameters, one batched step for all members.
 
 Member i sees exactly what `train` would show it: its own data order (from its own seed), its
-own learning rate and schedule, and the same update code (`sgd_update`, `adam_update`) applied to
-stacked tensors with per-member hyperparameters. The result equals training one at a time up to
+own learning rate and schedule, and the same update code (the optimizer's registered update)
+applied to stacked tensors with per-member hyperparameters (those its registry entry lists in
+`per_member`; the others must agree). The result equals training one at a time up to
 float rounding (batched kernels sum in a different order), not bit for bit.
 
 Two ways to run the batched forward/backward: `vmap` (torch.func.vmap over functional_call and
@@ -21,8 +22,9 @@ from torch.func import functional_call, grad_and_value, vmap
 from .data import Dataset
 from .models import (GELU, BatchNorm2d, Dropout, Flatten, Layer, Linear, ReLU, Sequential, Tanh, has_layer,
                      infer_shapes)
-from .train import (OPTIMIZERS, Diverged, OptimizerSpec, TrainingState, Trajectory, _check_fits, epoch_order,
-                    loss_function, template)
+from .optimizers import optimizer
+from .train import (Diverged, OptimizerSpec, TrainingState, Trajectory, _check_fits, epoch_order, loss_function,
+                    template)
 
 _MLP_LAYERS = (Linear, ReLU, Tanh, GELU, Flatten)
 
@@ -45,8 +47,8 @@ def _refuse(model_spec: Layer) -> None:
 
 
 def _agree(opt_specs: Sequence[OptimizerSpec], states: Sequence[TrainingState]) -> None:
-    for key in ("name", "batch", "epochs", "nesterov", "betas", "eps"):
-        values = {getattr(o, key) for o in opt_specs}
+    for key in ("name", "batch", "epochs", *optimizer(opt_specs[0].name).shared):
+        values = {getattr(o, key) if key in ("name", "batch", "epochs") else o.hyper(0)[key] for o in opt_specs}
         if len(values) > 1:
             raise NotEnsemblable(f"ensemble members must share {key}; got {sorted(map(str, values))}")
     if len({(s.step, s.epoch) for s in states}) > 1:
@@ -62,21 +64,21 @@ def _stack(states: Sequence[TrainingState], group: str, device: torch.device) ->
 
 
 def _hyper(opt_specs: Sequence[OptimizerSpec], step: int, device: torch.device) -> dict[str, Any]:
-    """Per-member hyperparameters at `step` as (members,) tensors; shared ones as floats."""
-    first = opt_specs[0]
-    column = lambda values: torch.tensor(values, dtype=torch.float32, device=device)  # noqa: E731
-    return {"lr": column([o.lr_at(step) for o in opt_specs]),
-            "momentum": column([o.momentum for o in opt_specs]),
-            "weight_decay": column([o.weight_decay for o in opt_specs]),
-            "nesterov": first.nesterov, "betas": first.betas, "eps": first.eps,
-            "decoupled": first.name == "adamw", "members": len(opt_specs)}
+    """Per-member hyperparameters at `step` as (members,) tensors (the learning rate and those the
+    optimizer lists in `per_member`); shared ones as the first member has them."""
+    each = [o.hyper(step) for o in opt_specs]
+    column = lambda key: torch.tensor([h[key] for h in each], dtype=torch.float32, device=device)  # noqa: E731
+    return {**each[0], **{key: column(key) for key in ("lr", *optimizer(opt_specs[0].name).per_member)},
+            "members": len(opt_specs)}
 
 
 def _member(i: int, stacked: tuple[dict, dict, dict], step: int, epoch: int,
-            drop: frozenset[str]) -> TrainingState:
-    """Member i's slice of the stacked state, copied to CPU so it owns its storage."""
-    take = lambda ts: {k: v[i].detach().cpu().clone() for k, v in ts.items() if k not in drop}  # noqa: E731
-    return TrainingState(take(stacked[0]), take(stacked[1]), take(stacked[2]), step, epoch)
+            keep: frozenset[str]) -> TrainingState:
+    """Member i's slice of the stacked state (of the optimizer state, the keys in `keep`), copied
+    to CPU so it owns its storage."""
+    take = lambda ts, wanted=None: {k: v[i].detach().cpu().clone() for k, v in ts.items()  # noqa: E731
+                                    if wanted is None or k in wanted}
+    return TrainingState(take(stacked[0]), take(stacked[1]), take(stacked[2], keep), step, epoch)
 
 
 def _bmm_forward(layers: Sequence[Layer], params: dict[str, Tensor], x: Tensor) -> Tensor:
@@ -122,7 +124,7 @@ def train_ensemble(states: TrainingState | Sequence[TrainingState], model_spec: 
     module = template(model_spec).train()
     _check_fits(states[0], module)
     loss_fn = loss_function(loss)
-    update = OPTIMIZERS[opt_specs[0].name]
+    update = optimizer(opt_specs[0].name).function()
     layers = model_spec.layers if isinstance(model_spec, Sequential) else (model_spec,)
     members, first = len(opt_specs), opt_specs[0]
     x, y = data.x_train.to(device), data.y_train.to(device)
@@ -135,10 +137,10 @@ def train_ensemble(states: TrainingState | Sequence[TrainingState], model_spec: 
     per_member_loss = vmap(loss_fn)
 
     params, buffers, opt_state = (_stack(states, g, device) for g in ("params", "buffers", "opt_state"))
-    # Keys a member would not have made alone (momentum buffers of momentum-0 members) are dropped on slicing.
-    fresh = {i: frozenset() if o.momentum else
-             frozenset(f"sgd.momentum/{k}" for k in params) - set(states[i].opt_state)
-             for i, o in enumerate(opt_specs)}
+    # Optimizer state a member would not have made alone (momentum buffers of a momentum-0 member
+    # of a momentum sweep) is dropped when its slice is taken.
+    keep = {i: frozenset(states[i].opt_state) | optimizer(o.name).state_keys(o, params)
+            for i, o in enumerate(opt_specs)}
     step, epoch0 = states[0].step, states[0].epoch
     checkpoints: list[list[TrainingState]] = [[s] for s in states]
     losses: list[Tensor] = []
@@ -161,7 +163,7 @@ def train_ensemble(states: TrainingState | Sequence[TrainingState], model_spec: 
                 for i in bad.nonzero().flatten().tolist():
                     if i not in failed:
                         last = states[i] if previous[3] == states[i].step else _member(i, previous[:3], previous[3],
-                                                                                       previous[4], fresh[i])
+                                                                                       previous[4], keep[i])
                         failed[i] = Diverged(step, float(values[i]), last)
             losses.append(values)
             previous = (params, buffers, opt_state, step, epoch)
@@ -171,7 +173,7 @@ def train_ensemble(states: TrainingState | Sequence[TrainingState], model_spec: 
             if checkpoint_every and step % checkpoint_every == 0:
                 done = epoch + (begin + first.batch >= n)
                 for i in range(members):
-                    checkpoints[i].append(_member(i, (params, buffers, opt_state), step, done, fresh[i]))
+                    checkpoints[i].append(_member(i, (params, buffers, opt_state), step, done, keep[i]))
     history = torch.stack(losses).cpu().T.tolist() if losses else [[] for _ in range(members)]
     results: list[Trajectory | Diverged] = []
     for i, (start, opt) in enumerate(zip(states, opt_specs)):
@@ -181,7 +183,7 @@ def train_ensemble(states: TrainingState | Sequence[TrainingState], model_spec: 
         if step == start.step:
             end = start
         else:
-            end = _member(i, (params, buffers, opt_state), step, epoch0 + first.epochs, fresh[i])
+            end = _member(i, (params, buffers, opt_state), step, epoch0 + first.epochs, keep[i])
             if checkpoints[i][-1].step == step:
                 checkpoints[i][-1] = end
             else:

@@ -12,7 +12,6 @@ Problems are `Diagnostic`s (E4xx).
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import os
 from dataclasses import dataclass, field
@@ -75,10 +74,6 @@ class LearningFunctor:
     inits: dict[str, int]  # source object -> init seed
     segments: dict[str, Any]  # generator -> OptimizerSpec
     spans: dict[str, Span] = field(default_factory=dict, compare=False)
-
-
-# What a sweep binding may override: `seed`, and these keywords of the generator's optimizer.
-SWEEPABLE = ("lr", "momentum", "weight_decay", "nesterov", "betas", "eps", "batch", "epochs")
 
 
 @dataclass(frozen=True)
@@ -312,6 +307,7 @@ def _model_spec(e: A.Expr):
 def _learning_functor(module: Module, F: Functor, data, models, limits: Limits, cache_dir) -> LearningFunctor:
     from backends.torch.data import DataError
     from backends.torch.models import ShapeError, parameter_count
+    from backends.torch.optimizers import hint as optimizer_hint
     from backends.torch.segment import LOSS_NAMES, SCHEDULES, OptimizerSpec
 
     ref: SemanticRef = F.target
@@ -390,14 +386,13 @@ def _learning_functor(module: Module, F: Functor, data, models, limits: Limits, 
                     kwargs[key] = int(kwargs[key])
             if sched is not None:
                 kwargs["schedule"] = _schedule(sched)
-            spec = OptimizerSpec(name, **kwargs)
+            spec = OptimizerSpec.of(name, **kwargs)
         except _Problem as e:
             problems.append(e.diagnostic)
             continue
         except (TypeError, ValueError) as e:
             problems.append(Diagnostic("E404", f"`{g.name} |-> {text_of(img.expr)}`: {e}", img.expr.span,
-                                       hints=("optimizers: sgd(lr, momentum, weight_decay, nesterov, batch, "
-                                              "epochs, seed), adam(lr, betas, eps, …), adamw(…)",)))
+                                       hints=(optimizer_hint(),)))
             continue
         if spec.epochs > limits.epochs:
             problems.append(Diagnostic("E401", f"`{g.name}` asks for {spec.epochs} epochs, over the limit "
@@ -494,14 +489,15 @@ def _sweep(decl: A.SweepDecl, functors: dict[str, LearningFunctor], broken: set[
     problems: list[Diagnostic] = []
     names: list[str] = []
     domains: list[tuple[int, Any]] = []
+    sweepable = sweepable_keywords(lf.segments[gname].name)
     for b in decl.bindings:
         key = b.name.id
         if key in names:
             problems.append(Diagnostic("E404", f"`{key}` is bound twice", b.name.span))
             continue
-        if key != "seed" and key not in SWEEPABLE:
+        if key != "seed" and key not in sweepable:
             problems.append(Diagnostic("E404", f"a sweep cannot vary `{key}`", b.name.span,
-                                       hints=(f"it may vary seed, {', '.join(SWEEPABLE)}",)))
+                                       hints=(f"it may vary seed, {', '.join(sweepable)}",)))
             continue
         try:
             domains.append(_domain(b))
@@ -526,7 +522,7 @@ def _sweep(decl: A.SweepDecl, functors: dict[str, LearningFunctor], broken: set[
         if "betas" in overrides and isinstance(overrides["betas"], tuple):
             overrides["betas"] = tuple(overrides["betas"])
         try:
-            opt = dataclasses.replace(lf.segments[gname], **overrides)
+            opt = lf.segments[gname].replace(**overrides)
         except (TypeError, ValueError) as e:
             culprit = next((k for k in names if k in str(e)), names[-1])
             raise _Problem("E404", f"sweep `{decl.name.id}`, member {', '.join(f'{k}={_show(v)}' for k, v in chosen)}: "
@@ -537,6 +533,14 @@ def _sweep(decl: A.SweepDecl, functors: dict[str, LearningFunctor], broken: set[
                            f"raise it with {Limits.FLAGS['epochs']}")
         members.append(Member(index, chosen, opt, None if init_seed is None else int(init_seed)))
     return Sweep(decl.name.id, fname, gname, tuple(names), tuple(members), decl.span)
+
+
+def sweepable_keywords(optimizer_name: str) -> tuple[str, ...]:
+    """What a sweep binding may override besides `seed`: the keywords of the generator's optimizer
+    its registry entry lets a sweep bind, then batch size and epochs."""
+    from backends.torch.optimizers import optimizer
+
+    return (*optimizer(optimizer_name).bindable, "batch", "epochs")
 
 
 def sweep_source(lf: LearningFunctor, generator: str) -> tuple[str, free.Path]:

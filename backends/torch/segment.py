@@ -8,13 +8,15 @@ them (and re-exports them: `from backends.torch.train import OptimizerSpec` keep
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from dataclasses import dataclass
 from typing import Any
 
-# The optimizers and losses `train` implements (its `OPTIMIZERS` and `LOSSES` have these keys).
-OPTIMIZER_NAMES = ("sgd", "adam", "adamw")
+from .optimizers import CLASSIC, CLASSIC_NAMES, OPTIMIZERS, optimizer
+
+# The losses `train` implements (its `LOSSES` has these keys); optimizers: `optimizers.OPTIMIZERS`.
 LOSS_NAMES = ("cross_entropy", "mse")
 
 
@@ -64,7 +66,10 @@ SCHEDULES = {"constant": Constant, "step": Step, "cosine": Cosine}
 
 @dataclass(frozen=True)
 class OptimizerSpec:
-    """One training segment: optimizer, its hyperparameters, batch size, epochs and the data-order seed."""
+    """One training segment: optimizer, its hyperparameters, batch size, epochs and the data-order seed.
+
+    What the optimizer takes is its registry entry's (`optimizers.OPTIMIZERS`): the classic
+    hyperparameters are fields, its own further ones `options` (name, value) pairs."""
 
     name: str
     lr: float
@@ -77,32 +82,57 @@ class OptimizerSpec:
     epochs: int = 1
     seed: int = 0
     schedule: Constant | Step | Cosine | None = None
+    options: tuple[tuple[str, Any], ...] = ()
 
     def __post_init__(self) -> None:
-        if self.name not in OPTIMIZER_NAMES:
-            raise ValueError(f"unknown optimizer {self.name!r}; known: {', '.join(OPTIMIZER_NAMES)}")
-        if not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and self.lr > 0):
-            raise ValueError(f"lr must be a positive number, got {self.lr!r}")
-        if not 0 <= self.momentum < 1:
-            raise ValueError(f"momentum must lie in [0, 1), got {self.momentum!r}")
-        if self.nesterov and self.momentum == 0:
-            raise ValueError("nesterov needs momentum > 0")
+        entry = optimizer(self.name)
+        for h in CLASSIC:  # canonical values: 1 and 1.0 must hash alike
+            object.__setattr__(self, h.name, h.canonical(getattr(self, h.name)))
+            if h.name == "momentum" and self.nesterov and self.momentum == 0:
+                raise ValueError("nesterov needs momentum > 0")
         for key in ("batch", "epochs", "seed"):
             value = getattr(self, key)
             if not isinstance(value, int) or isinstance(value, bool) or value < (1 if key == "batch" else 0):
                 raise ValueError(f"{key} must be a {'positive' if key == 'batch' else 'non-negative'} integer, "
                                  f"got {value!r}")
-        for key in ("lr", "momentum", "weight_decay", "eps"):  # 1 and 1.0 must hash alike
-            object.__setattr__(self, key, float(getattr(self, key)))
-        object.__setattr__(self, "betas", tuple(float(b) for b in self.betas))
+        options = self.options.items() if isinstance(self.options, dict) else self.options
+        object.__setattr__(self, "options", tuple(options))
+        object.__setattr__(self, "options", entry.check(self))
+
+    @classmethod
+    def of(cls, name: str, **values: Any) -> "OptimizerSpec":
+        """A segment from keywords as a file writes them: the optimizer's own hyperparameters go
+        to `options`; an unknown keyword is a TypeError as for any call."""
+        mine = OPTIMIZERS[name].own_names if name in OPTIMIZERS else ()  # an unknown name: __post_init__ says so
+        own = {k: values.pop(k) for k in mine if k in values}
+        return cls(name, **values, options=tuple(own.items()))
+
+    def replace(self, **changes: Any) -> "OptimizerSpec":
+        """This segment with some keywords changed (a sweep member's overrides)."""
+        name = changes.get("name", self.name)
+        own = {k: changes.pop(k) for k in (OPTIMIZERS[name].own_names if name in OPTIMIZERS else ()) if k in changes}
+        return dataclasses.replace(self, **changes, options=tuple({**dict(self.options), **own}.items()))
 
     def to_json(self) -> str:
         """Canonical JSON (sorted keys, no whitespace) for content hashes."""
-        fields_ = {k: v for k, v in self.__dict__.items() if k != "schedule"}
+        fields_ = {k: v for k, v in self.__dict__.items() if k not in ("schedule", "options")}
+        fields_.update(self.options)
         schedule = self.schedule or Constant()
         kind = next(name for name, cls in SCHEDULES.items() if isinstance(schedule, cls))
         fields_["schedule"] = {"kind": kind, **schedule.__dict__}
         return json.dumps(fields_, sort_keys=True, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, o: dict) -> "OptimizerSpec":
+        """Inverse of `to_json` (read as JSON data)."""
+        o = dict(o)
+        schedule = o.pop("schedule", None)
+        if schedule is not None:
+            schedule = dict(schedule)
+            schedule = SCHEDULES[schedule.pop("kind")](**schedule)
+        fields_ = {f.name for f in dataclasses.fields(cls)} - {"options"}
+        options = tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in o.items() if k not in fields_)
+        return cls(**{k: v for k, v in o.items() if k in fields_}, schedule=schedule, options=options)
 
     def lr_at(self, step: int) -> float:
         """The learning rate of the update made at global step `step` (0-based)."""
@@ -110,5 +140,5 @@ class OptimizerSpec:
 
     def hyper(self, step: int) -> dict[str, Any]:
         """The hyperparameters an update function reads, at global step `step`."""
-        return {"lr": self.lr_at(step), "momentum": self.momentum, "weight_decay": self.weight_decay,
-                "nesterov": self.nesterov, "betas": self.betas, "eps": self.eps, "decoupled": self.name == "adamw"}
+        return {**{n: getattr(self, n) for n in CLASSIC_NAMES}, "lr": self.lr_at(step), **dict(self.options),
+                **OPTIMIZERS[self.name].constants}

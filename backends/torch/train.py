@@ -3,7 +3,7 @@
 Exactness is the contract. Every source of randomness is a function of explicit values: the data
 order of epoch e is a function of (optimizer seed, e) only, a dropout mask of (optimizer seed,
 global step) only, and the learning rate of (spec, global step) only. The optimizer state is part
-of the state and the update is written here over plain tensors, so on CPU
+of the state and the updates are written over plain tensors (`updates.py`), so on CPU
 
     train(train(s, k epochs), m epochs)  ==  train(s, k + m epochs)      bit for bit,
 
@@ -28,8 +28,9 @@ from torch.func import functional_call
 
 from .data import Dataset
 from .models import BatchNorm2d, Dropout, Layer, build, has_layer, infer_shapes
+from .optimizers import optimizer
 # the segment specs live in a torch-free module; they are re-exported here for existing imports
-from .segment import LOSS_NAMES, OPTIMIZER_NAMES, SCHEDULES, Constant, Cosine, OptimizerSpec, Step  # noqa: F401
+from .segment import LOSS_NAMES, SCHEDULES, Constant, Cosine, OptimizerSpec, Step  # noqa: F401
 
 
 def best_device() -> torch.device:
@@ -224,74 +225,6 @@ def loss_function(name: str) -> Callable[[Tensor, Tensor], Tensor]:
     return LOSSES[name]
 
 
-# --- optimizer updates over plain tensors ------------------------------------------------------
-# Each update maps (params, grads, opt_state, hyper) to (params', opt_state') out of place.
-# Hyperparameters are floats, or for an ensemble tensors of shape (members,) that broadcast over
-# stacked parameters of shape (members, ...); the same code serves both.
-
-
-def _b(value: Any, like: Tensor) -> Any:
-    if isinstance(value, Tensor) and value.ndim == 1:
-        return value.view((-1,) + (1,) * (like.ndim - 1))
-    return value
-
-
-def _nonzero(value: Any) -> bool:
-    return bool((value != 0).any()) if isinstance(value, Tensor) else value != 0
-
-
-def sgd_update(params: Mapping[str, Tensor], grads: Mapping[str, Tensor], opt_state: Mapping[str, Tensor],
-               hyper: Mapping[str, Any]) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
-    """SGD with optional (Nesterov) momentum and L2 weight decay, as torch.optim.SGD (dampening 0)."""
-    lr, mom, wd = hyper["lr"], hyper["momentum"], hyper["weight_decay"]
-    new_params, new_state = {}, dict(opt_state)
-    for name, p in params.items():
-        g = grads[name]
-        if _nonzero(wd):
-            g = g + _b(wd, p) * p
-        key = f"sgd.momentum/{name}"
-        if _nonzero(mom) or key in opt_state:
-            buf = opt_state.get(key)
-            buf = g if buf is None else _b(mom, p) * buf + g
-            new_state[key] = buf
-            g = g + _b(mom, p) * buf if hyper["nesterov"] else buf
-        new_params[name] = p - _b(lr, p) * g
-    return new_params, new_state
-
-
-def adam_update(params: Mapping[str, Tensor], grads: Mapping[str, Tensor], opt_state: Mapping[str, Tensor],
-                hyper: Mapping[str, Any]) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
-    """Adam (L2 decay) or AdamW (decoupled decay), as torch.optim.Adam/AdamW; bias correction counts Adam's own steps."""
-    lr, wd, (b1, b2), eps = hyper["lr"], hyper["weight_decay"], hyper["betas"], hyper["eps"]
-    counter = opt_state.get("adam.step")
-    t = (int(counter.reshape(-1)[0]) if counter is not None else 0) + 1
-    step_size = lr / (1 - b1**t)
-    root2 = math.sqrt(1 - b2**t)
-    new_params, new_state = {}, dict(opt_state)
-    for name, p in params.items():
-        g = grads[name]
-        if _nonzero(wd):
-            if hyper["decoupled"]:
-                p = p * (1 - _b(lr, p) * _b(wd, p))
-            else:
-                g = g + _b(wd, p) * p
-        m = opt_state.get(f"adam.exp_avg/{name}")
-        v = opt_state.get(f"adam.exp_avg_sq/{name}")
-        m = torch.zeros_like(p) if m is None else m
-        v = torch.zeros_like(p) if v is None else v
-        m = torch.lerp(m, g, 1 - b1)
-        v = v * b2 + (1 - b2) * (g * g)
-        new_state[f"adam.exp_avg/{name}"], new_state[f"adam.exp_avg_sq/{name}"] = m, v
-        new_params[name] = p - _b(step_size, p) * (m / (v.sqrt() / root2 + eps))
-    members, where = hyper.get("members"), next(iter(params.values())).device
-    new_state["adam.step"] = torch.full((members,) if members else (), t, dtype=torch.int64, device=where)
-    return new_params, new_state
-
-
-OPTIMIZERS: dict[str, Callable] = {"sgd": sgd_update, "adam": adam_update, "adamw": adam_update}
-assert tuple(OPTIMIZERS) == OPTIMIZER_NAMES, "segment.OPTIMIZER_NAMES must list the updates implemented here"
-
-
 # --- training ----------------------------------------------------------------------------------
 
 
@@ -343,7 +276,7 @@ def train(state: TrainingState, model_spec: Layer, data: Dataset, opt_spec: Opti
         raise ValueError(f"checkpoint_every must be a positive number of steps, got {checkpoint_every!r}")
     module = template(model_spec).train()
     _check_fits(state, module)
-    update = OPTIMIZERS[opt_spec.name]
+    update = optimizer(opt_spec.name).function()
     stochastic = has_layer(model_spec, Dropout)
     batchnorm = has_layer(model_spec, BatchNorm2d)
     x, y = data.x_train.to(device), data.y_train.to(device)

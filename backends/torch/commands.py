@@ -1,0 +1,160 @@
+"""`catdsl compile | run` of a learning program, reached by the CLI through the backend registry.
+
+Each takes an elaborated Module and the parsed command-line arguments and returns an exit
+code; diagnostics go through catdsl's renderer like any other. The limits of the command line
+reach the program through `module.memo["limits"]` (set by the CLI); `run --executor NAME` picks
+the executor (`backends.run.executor.make_executor`).
+
+When every job is in the store, `run` imports neither torch nor scikit-learn: the program is
+read from the data facts recorded in the store's data folder, the device is decided only when
+a job must run, and the tables print stored metrics.
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+
+from backends.run.executor import UnknownExecutor
+from backends.torch.plan import compile_program
+from backends.torch.program import ProgramError, read_program
+from backends.torch.results import TrainingDiverged
+from backends.torch.session import Session, store_dir
+from catdsl.diagnostics import Diagnostic, DiagnosticError
+
+
+def compile_file(module, args) -> int:
+    where = store_dir(module, args.store)  # facts are read from a store that exists; none is made
+    try:
+        program = read_program(module, cache_dir=where / "data" if where.is_dir() else None)
+    except ProgramError as e:
+        raise DiagnosticError(e.diagnostics) from None
+    print(compile_program(program).to_json())
+    return 0
+
+
+def run_file(module, args) -> int:
+    from rich.console import Console
+
+    from backends.torch.data import DataError
+
+    try:
+        s = Session(module, args.store, executor=getattr(args, "executor", "local"), device=args.device)
+    except ProgramError as e:
+        raise DiagnosticError(e.diagnostics) from None
+    except UnknownExecutor as e:
+        print(f"catdsl run: {e}", file=sys.stderr)
+        return 2
+    program, plan, store = s.program, s.plan, s.store
+    console = Console(highlight=False, stderr=False)
+    start = time.perf_counter()
+    try:
+        counts = s.executor.run(plan, progress=sys.stderr.isatty() or args.progress)
+    except TrainingDiverged as e:
+        raise DiagnosticError([Diagnostic(
+            "E405", f"training diverged: {e.job.label} reached loss {e.loss} at step {e.step}",
+            _span_of(program, e.job, module.file),
+            hints=("lower the learning rate; the jobs that finished are kept in the store",))]) from None
+    except DataError as e:  # its facts were recorded, but the data cannot be read now
+        name = next((n for n, spec in program.data.items() if spec == e.spec), None)
+        raise DiagnosticError([Diagnostic("E403", e.message, _declaration(module, name),
+                                          hints=(e.hint,) if e.hint else ())]) from None
+    _states_table(module, program, plan, store, console)
+    for name, sweep in program.sweeps.items():
+        _sweep_table(sweep, list(plan.index[name].values()), store, console)
+    for name, rep in program.reps.items():
+        _rep_table(rep, plan.index[name], store, console)
+    print(f"{counts['ran']} job(s) ran, {counts['reused']} reused ({time.perf_counter() - start:.3f} s)")
+    return 0
+
+
+def _declaration(module, name):
+    from catdsl.span import Span
+
+    return next((d.span for d in module.declarations if d.name == name), Span(module.file, 1, 1, 1, 1))
+
+
+def _span_of(program, job, file: str):
+    """Where the file wrote what a job computes: the generator's image, or the sweep."""
+    from catdsl.span import Span
+
+    owner, part = job.origin or (None, None)
+    if owner in program.sweeps:
+        return program.sweeps[owner].span
+    if owner in program.functors:
+        return program.functors[owner].spans.get(part) or Span(file, 1, 1, 1, 1)
+    return Span(file, 1, 1, 1, 1)
+
+
+def _number(v) -> str:
+    return "-" if v is None else f"{v:.4f}"
+
+
+def _states_table(module, program, plan, store, console) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    if not program.functors:
+        return
+    models = "; ".join(f"{name}: {lf.target.model_name} on {lf.target.data_name} {lf.target.input_shape}, "
+                       f"{lf.target.parameters:,} parameters" for name, lf in program.functors.items())
+    table = Table(title=f"{module.file} ({models})" if models else module.file, title_justify="left")
+    for col in ("state", "step", "epoch", "test loss", "test acc", "train acc", "digest"):
+        table.add_column(col)
+    for fname in program.functors:
+        for obj, key in plan.index[fname].items():
+            job = store.get(key)
+            m = job.metrics
+            table.add_row(Text(f"{fname}.{obj}"), str(m.get("step")), str(m.get("epoch")), _number(m.get("loss")),
+                          _number(m.get("accuracy")), _number(m.get("train_accuracy")),
+                          (job.state_digest or "")[:12])
+    console.print(table)
+
+
+def _sweep_table(sweep, keys: list[str], store, console) -> None:
+    """One row per member: its binding values, then test loss and accuracy of its final state."""
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title=f"sweep {sweep.name} = {sweep.functor}.{sweep.generator} ({len(keys)} runs)",
+                  title_justify="left")
+    for col in ("member", *sweep.bindings, "test loss", "test acc", "train acc", "digest"):
+        table.add_column(col, justify="right" if col != "member" else "left")
+    accuracies = []
+    for member, key in zip(sweep.members, keys):
+        job = store.get(key)
+        m = job.metrics
+        if m.get("accuracy") is not None:
+            accuracies.append(m["accuracy"])
+        table.add_row(Text(f"{sweep.name}[{member.index}]"), *(Text(_show(v)) for _, v in member.values),
+                      _number(m.get("loss")), _number(m.get("accuracy")), _number(m.get("train_accuracy")),
+                      (job.state_digest or "")[:12])
+    console.print(table)
+    if len(accuracies) > 1:
+        console.print(f"{sweep.name}: test accuracy {statistics.mean(accuracies):.4f} ± "
+                      f"{statistics.stdev(accuracies):.4f} (mean ± sd over {len(accuracies)} runs), "
+                      f"min {min(accuracies):.4f}, max {max(accuracies):.4f}")
+
+
+def _rep_table(rep, keys: dict[str, str], store, console) -> None:
+    """One row per generator f: the feature path L(Run f) and how much it moved."""
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title=f"{rep.name} = features({rep.base}): layer {rep.layer}, probe "
+                        f"{rep.probe.data_name}.{rep.probe.split} ({rep.probe.size} points)", title_justify="left",
+                  caption="CKA, Procrustes: linear CKA and Procrustes distance of the start and end features; "
+                          "violations: rate of the structure condition", caption_justify="left")
+    for col in ("trajectory", "points", "width", "CKA", "Procrustes", "violations", "k"):
+        table.add_column(col, justify="left" if col == "trajectory" else "right")
+    for generator, key in keys.items():
+        m = store.get(key).metrics
+        table.add_row(Text(f"{rep.name}({rep.base}.{generator})"), str(m.get("points")), str(m.get("width")),
+                      _number(m.get("cka")), _number(m.get("procrustes")), _number(m.get("structure")),
+                      str(m.get("k")))
+    console.print(table)
+
+
+def _show(value) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)

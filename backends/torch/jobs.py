@@ -1,0 +1,275 @@
+"""The job kinds of the torch backend: how each job's spec is made and how it runs.
+
+- `init`: the state at step 0 of a source object (`init(seed = …)`);
+- `train`: one training segment (a generator's optimizer spec) resumed from its upstream state.
+  A sweep member's segment is marked `"ensemble": true`: ready members that can share one
+  batched run — same architecture, data, loss, starting step and what the optimizer's registry
+  entry says members must share — train together (`backends.torch.ensemble.train_ensemble`),
+  which agrees with training alone up to float rounding only, so such a job never shares a key
+  (nor a state) with a bitwise-exact single run;
+- `checkpoints`: the states (parameters and buffers) at the start and after every epoch of a
+  `train` job's segment, made by re-running it one epoch at a time (equal to the stored run bit
+  for bit by the resume law; the job records whether it was);
+- `features`: the path of feature maps L(γ) of the learning functor along those checkpoints,
+  on a probe set at one layer.
+
+Each state is stored as safetensors (never pickled) with its step, epoch and digest. Torch is
+imported only by the bodies, when a job runs. `backends.torch.plan` registers these kinds.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Sequence
+
+from backends.run.jobs import JobContext, JobKind
+from backends.run.plan import CODE_VERSION, Job
+from backends.torch.optimizers import ensemble_key
+from backends.torch.results import Results, TrainingDiverged
+from backends.torch.segment import OptimizerSpec
+
+
+def _model_json(lf) -> dict:
+    from backends.torch.models import spec_json
+
+    return json.loads(spec_json(lf.target.model))
+
+
+def step_work(model_json: dict, input_shape: tuple, batch: int, members: int = 1) -> float:
+    """Rough multiply-adds of one step: parameters × batch × members (× spatial positions for
+    image inputs, where convolutions reuse their weights at every position)."""
+    from backends.torch.models import spec_from_json
+    from backends.torch.train import template
+
+    params = sum(p.numel() for p in template(spec_from_json(json.dumps(model_json))).parameters())
+    positions = input_shape[1] * input_shape[2] if len(input_shape) == 3 else 1
+    return float(params) * batch * members * positions
+
+
+def _store_state(ctx: JobContext, job: Job, state, metrics: dict, start: float) -> None:
+    Results(ctx).keep(job.key, state)
+    ctx.store.put(job.key, job.kind, {"label": job.label, **job.spec}, state.tensors(), metrics, state.digest(),
+                  seconds=time.perf_counter() - start)
+
+
+# ---- init ---------------------------------------------------------------------------------------
+
+
+def init_job(lf, obj: str, seed_override: int | None = None) -> Job:
+    seed = lf.inits[obj] if seed_override is None else seed_override
+    spec = {"model": _model_json(lf), "data": json.loads(lf.target.data.to_json()), "seed": seed,
+            "code": CODE_VERSION}
+    label = f"{lf.name}.{obj}" if seed_override is None else f"{lf.name}.{obj}(seed={seed})"
+    return Job.of("init", spec, label, origin=(lf.name, obj))
+
+
+def _run_init(jobs: Sequence[Job], ctx: JobContext) -> None:
+    from backends.torch.train import init_state
+
+    for job in jobs:
+        start = time.perf_counter()
+        model, data = Results(ctx).model_and_data(job.spec)
+        _store_state(ctx, job, init_state(model, data.input_shape, job.spec["seed"]), {"step": 0, "epoch": 0}, start)
+
+
+INIT = JobKind("init", _run_init, work=lambda jobs, ctx: 0.0)  # one thread: nothing to share
+
+
+# ---- train --------------------------------------------------------------------------------------
+
+
+def train_job(lf, generator: str, upstream: Job, opt=None, ensemble: bool = False,
+              label: str | None = None, origin: tuple[str, str] | None = None) -> Job:
+    opt = opt or lf.segments[generator]
+    spec = {"model": _model_json(lf), "data": json.loads(lf.target.data.to_json()),
+            "optimizer": json.loads(opt.to_json()), "loss": lf.target.loss, "upstream": upstream.key,
+            "code": CODE_VERSION}
+    if ensemble:
+        spec["ensemble"] = True
+    return Job.of("train", spec, label or f"{lf.name}.{generator} after {upstream.label}", (upstream.key,),
+                  origin or (lf.name, generator))
+
+
+def _train_batch_key(job: Job, ctx: JobContext):
+    """Sweep members (marked `ensemble`) with equal keys train as one batched run."""
+    if not job.spec.get("ensemble"):
+        return None
+    up = ctx.store.get(job.deps[0]).metrics
+    return json.dumps([job.spec["model"], job.spec["data"], job.spec["loss"], *ensemble_key(job.spec["optimizer"]),
+                       up["step"], up["epoch"]], sort_keys=True)
+
+
+def _step_work(jobs: Sequence[Job], ctx: JobContext) -> float:
+    """A training step of all of `jobs` (checkpoints re-train their train job's segment)."""
+    spec = jobs[0].spec if jobs[0].kind == "train" else ctx.store.get(jobs[0].spec["train"]).spec
+    shape = Results(ctx).data_of(spec["data"]).input_shape
+    return step_work(spec["model"], tuple(shape), spec["optimizer"]["batch"], len(jobs))
+
+
+def _run_train(jobs: Sequence[Job], ctx: JobContext) -> None:
+    if jobs[0].spec.get("ensemble"):
+        return _train_ensemble(jobs, ctx)
+    for job in jobs:
+        _train_one(job, ctx)
+
+
+def _train_one(job: Job, ctx: JobContext) -> None:
+    from backends.torch.train import Diverged, evaluate, train
+
+    start = time.perf_counter()
+    results = Results(ctx)
+    model, data = results.model_and_data(job.spec)
+    opt = OptimizerSpec.from_json(job.spec["optimizer"])
+    try:
+        traj = train(results.state(job.deps[0]), model, data, opt, loss=job.spec["loss"], device=ctx.device)
+    except Diverged as e:
+        raise TrainingDiverged(job, e.step, e.loss) from None
+    state = traj.end
+    metrics = {"step": state.step, "epoch": state.epoch,
+               "final_train_loss": traj.losses[-1] if traj.losses else None,
+               **evaluate(state, model, data, loss=job.spec["loss"], device=ctx.device)}
+    _store_state(ctx, job, state, metrics, start)
+
+
+def _train_ensemble(jobs: Sequence[Job], ctx: JobContext) -> None:
+    """Train sweep members together; store each finished member, then report a divergence.
+
+    Members that cannot share a batched run (BatchNorm, Dropout, different optimizer state)
+    train one at a time: their results are then exactly those of single runs."""
+    from backends.torch.ensemble import NotEnsemblable, train_ensemble
+    from backends.torch.train import Diverged, evaluate, train
+
+    start = time.perf_counter()
+    results = Results(ctx)
+    model, data = results.model_and_data(jobs[0].spec)
+    loss = jobs[0].spec["loss"]
+    starts = [results.state(j.deps[0]) for j in jobs]
+    opts = [OptimizerSpec.from_json(j.spec["optimizer"]) for j in jobs]
+    try:
+        made = train_ensemble(starts, model, data, opts, loss=loss, device=ctx.device)
+        together = len(jobs)
+    except NotEnsemblable:
+        made, together = [], 1
+        for s, o in zip(starts, opts):
+            try:
+                made.append(train(s, model, data, o, loss=loss, device=ctx.device))
+            except Diverged as e:
+                made.append(e)
+    seconds = (time.perf_counter() - start) / len(jobs)
+    diverged = None
+    for job, result in zip(jobs, made):
+        if isinstance(result, Diverged):
+            diverged = diverged or TrainingDiverged(job, result.step, result.loss)
+            continue
+        state = result.end
+        metrics = {"step": state.step, "epoch": state.epoch, "members": together,
+                   "final_train_loss": result.losses[-1] if result.losses else None,
+                   **evaluate(state, model, data, loss=loss, device=ctx.device)}
+        results.keep(job.key, state)
+        ctx.store.put(job.key, job.kind, {"label": job.label, **job.spec}, state.tensors(), metrics,
+                      state.digest(), seconds=seconds)
+    if diverged is not None:
+        raise diverged
+
+
+TRAIN = JobKind("train", _run_train, batch_key=_train_batch_key, work=_step_work)
+
+
+# ---- checkpoints --------------------------------------------------------------------------------
+
+
+def checkpoints_of(train: Job) -> Job:
+    spec = {"train": train.key, "every": "epoch", "code": CODE_VERSION}
+    return Job.of("checkpoints", spec, f"checkpoints of {train.label}", (train.key,), train.origin)
+
+
+def _run_checkpoints(jobs: Sequence[Job], ctx: JobContext) -> None:
+    """Re-run a train job's segment one epoch at a time, keeping the state after each epoch."""
+    from backends.torch.train import Diverged, states_equal, train
+
+    results = Results(ctx)
+    for job in jobs:
+        start = time.perf_counter()
+        trained = ctx.store.get(job.spec["train"])
+        model, data = results.model_and_data(trained.spec)
+        opt = OptimizerSpec.from_json(trained.spec["optimizer"])
+        state = results.state(trained.spec["upstream"])
+        points = [state]
+        one = opt.replace(epochs=1)
+        try:
+            for _ in range(opt.epochs):
+                state = train(state, model, data, one, loss=trained.spec["loss"], device=ctx.device).end
+                points.append(state)
+        except Diverged as e:
+            raise TrainingDiverged(trained, e.step, e.loss) from None
+        bitwise, difference = states_equal(state, results.state(trained.key))
+        tensors = {f"{i}/{group}/{name}": t for i, p in enumerate(points)
+                   for group, ts in (("param", p.params), ("buffer", p.buffers)) for name, t in ts.items()}
+        metrics = {"points": len(points), "steps": [p.step for p in points], "epochs": [p.epoch for p in points],
+                   "reproduces": bitwise, "difference": difference}
+        ctx.store.put(job.key, job.kind, {"label": job.label, **job.spec}, tensors, metrics, None,
+                      seconds=time.perf_counter() - start)
+
+
+CHECKPOINTS = JobKind("checkpoints", _run_checkpoints, work=_step_work)
+
+
+# ---- features -----------------------------------------------------------------------------------
+
+# k of the structure condition (k nearest neighbours under the start features) unless a check
+# sets it (`check L.structure with k = …`).
+DEFAULT_K = 10
+
+
+def features_of(checkpoints: Job, lf, rep, train: Job) -> Job:
+    """L(γ) for the trajectory γ of `train`: its checkpoints' features on the probe set."""
+    spec = {"checkpoints": checkpoints.key, "model": _model_json(lf), "layer": rep.layer,
+            "probe": rep.probe.to_json(), "code": CODE_VERSION}
+    generator = train.origin[1] if train.origin else "?"
+    return Job.of("features", spec, f"{rep.name}({train.label})", (checkpoints.key,), (rep.name, generator))
+
+
+def along(model_spec, points, layer: int, probe):
+    """L(γ) for checkpoints `points`: features after `layer` of each state, on `probe`."""
+    from backends.torch.features import RepPath, features
+    from backends.torch.train import template
+
+    module = template(model_spec)
+    return RepPath(tuple(features(module, {**p.params, **p.buffers}, layer, probe) for p in points))
+
+
+def _run_features(jobs: Sequence[Job], ctx: JobContext) -> None:
+    """L(γ): the features of every checkpoint on the probe set, stacked (points, probe, width)."""
+    import torch
+
+    from backends.torch.features import linear_cka, procrustes_distance, structure_violation_rate
+    from backends.torch.models import spec_from_json
+
+    results = Results(ctx)
+    for job in jobs:
+        start = time.perf_counter()
+        model = spec_from_json(json.dumps(job.spec["model"]))
+        probe = results.probe(job.spec["probe"])
+        points = results.checkpoints(job.spec["checkpoints"])
+        path = along(model, points, job.spec["layer"], probe)
+        n = probe.shape[0]
+        metrics = {"points": len(path), "probe": n, "width": int(path.start.shape[1]),
+                   "cka": linear_cka(path.start, path.end) if n >= 4 else None,
+                   "procrustes": procrustes_distance(path.start, path.end),
+                   "structure": structure_violation_rate(path, k=min(DEFAULT_K, n - 1)).value,
+                   "k": min(DEFAULT_K, n - 1)}
+        metrics = {k: (None if isinstance(v, float) and v != v else v) for k, v in metrics.items()}
+        tensors = {"features": torch.stack(path.points), "steps": torch.tensor([p.step for p in points])}
+        ctx.store.put(job.key, job.kind, {"label": job.label, **job.spec}, tensors, metrics, None,
+                      seconds=time.perf_counter() - start)
+
+
+def _probe_work(jobs: Sequence[Job], ctx: JobContext) -> float:
+    """The probe set through the model."""
+    spec = jobs[0].spec
+    shape = Results(ctx).data_of(spec["probe"]["data"]).input_shape
+    return step_work(spec["model"], tuple(shape), spec["probe"]["size"], len(jobs))
+
+
+FEATURES = JobKind("features", _run_features, work=_probe_work)

@@ -1,0 +1,75 @@
+"""The updates of the registered optimizers (`optimizers.OPTIMIZERS`), over plain tensors.
+
+Each maps (params, grads, opt_state, hyper) to (params', opt_state') out of place, so states
+are never mutated after they are made. Hyperparameters are floats, or for an ensemble tensors
+of shape (members,) that broadcast over stacked parameters of shape (members, ...); the same
+code serves both. Optimizer-state keys are namespaced by optimizer (`sgd.momentum/0.weight`).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Mapping
+
+import torch
+from torch import Tensor
+
+
+def broadcast(value: Any, like: Tensor) -> Any:
+    """A hyperparameter ready to combine with `like`: a per-member (members,) tensor as
+    (members, 1, …), a float as it is."""
+    if isinstance(value, Tensor) and value.ndim == 1:
+        return value.view((-1,) + (1,) * (like.ndim - 1))
+    return value
+
+
+def _nonzero(value: Any) -> bool:
+    return bool((value != 0).any()) if isinstance(value, Tensor) else value != 0
+
+
+def sgd_update(params: Mapping[str, Tensor], grads: Mapping[str, Tensor], opt_state: Mapping[str, Tensor],
+               hyper: Mapping[str, Any]) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
+    """SGD with optional (Nesterov) momentum and L2 weight decay, as torch.optim.SGD (dampening 0)."""
+    lr, mom, wd = hyper["lr"], hyper["momentum"], hyper["weight_decay"]
+    new_params, new_state = {}, dict(opt_state)
+    for name, p in params.items():
+        g = grads[name]
+        if _nonzero(wd):
+            g = g + broadcast(wd, p) * p
+        key = f"sgd.momentum/{name}"
+        if _nonzero(mom) or key in opt_state:
+            buf = opt_state.get(key)
+            buf = g if buf is None else broadcast(mom, p) * buf + g
+            new_state[key] = buf
+            g = g + broadcast(mom, p) * buf if hyper["nesterov"] else buf
+        new_params[name] = p - broadcast(lr, p) * g
+    return new_params, new_state
+
+
+def adam_update(params: Mapping[str, Tensor], grads: Mapping[str, Tensor], opt_state: Mapping[str, Tensor],
+                hyper: Mapping[str, Any]) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
+    """Adam (L2 decay) or AdamW (decoupled decay), as torch.optim.Adam/AdamW; bias correction counts Adam's own steps."""
+    lr, wd, (b1, b2), eps = hyper["lr"], hyper["weight_decay"], hyper["betas"], hyper["eps"]
+    counter = opt_state.get("adam.step")
+    t = (int(counter.reshape(-1)[0]) if counter is not None else 0) + 1
+    step_size = lr / (1 - b1**t)
+    root2 = math.sqrt(1 - b2**t)
+    new_params, new_state = {}, dict(opt_state)
+    for name, p in params.items():
+        g = grads[name]
+        if _nonzero(wd):
+            if hyper["decoupled"]:
+                p = p * (1 - broadcast(lr, p) * broadcast(wd, p))
+            else:
+                g = g + broadcast(wd, p) * p
+        m = opt_state.get(f"adam.exp_avg/{name}")
+        v = opt_state.get(f"adam.exp_avg_sq/{name}")
+        m = torch.zeros_like(p) if m is None else m
+        v = torch.zeros_like(p) if v is None else v
+        m = torch.lerp(m, g, 1 - b1)
+        v = v * b2 + (1 - b2) * (g * g)
+        new_state[f"adam.exp_avg/{name}"], new_state[f"adam.exp_avg_sq/{name}"] = m, v
+        new_params[name] = p - broadcast(step_size, p) * (m / (v.sqrt() / root2 + eps))
+    members, where = hyper.get("members"), next(iter(params.values())).device
+    new_state["adam.step"] = torch.full((members,) if members else (), t, dtype=torch.int64, device=where)
+    return new_params, new_state
