@@ -1,4 +1,4 @@
-"""The seam between the language and its interpretations (DESIGN.md §3).
+"""The seam between the language and its interpretations (docs/architecture.md, "The seam").
 
 A backend registers semantic categories by name through the entry-point group
 `catdsl.backends` (see pyproject.toml). Names resolve lazily: `catdsl check` on a file that
@@ -27,8 +27,8 @@ _BUILTIN = {
 # What `catdsl compile | run | runs` call; a backend distribution provides them through the
 # entry-point group `catdsl.commands`, so the CLI never imports a backend by name.
 _COMMANDS = {
-    "compile": "backends.run.commands:compile_file",
-    "run": "backends.run.commands:run_file",
+    "compile": "backends.torch.commands:compile_file",
+    "run": "backends.torch.commands:run_file",
     "runs": "backends.run.commands:list_runs",
 }
 
@@ -54,20 +54,65 @@ class BackendError(Exception):
         self.code, self.message, self.span, self.hints = code, message, span, hints
 
 
+# ---- what a semantic category can do: layered protocols --------------------------------------
+#
+# The checker asks `isinstance(cat, TwoCategory)` (and so on) before it uses a capability, and
+# a file that needs a capability its target lacks gets E315 at the place that needs it. The
+# category-axiom suite (tests/test_category_axioms.py) runs the laws of every protocol a
+# registered category implements.
+
+
 @runtime_checkable
-class SemanticCategory(Protocol):
-    """What the checker needs of a category that gives terms a meaning.
+class Category(Protocol):
+    """Identities and composition (`g . f`, g after f) of morphisms."""
 
-    `env` maps `param` names to the backend's symbols and carries bound variables.
-    Optional capabilities are discovered with `hasattr`: `pullback(f, g)`, `universal(cone,
-    f, g)`, and for 2-categories `vertical`, `horizontal`, `two_cell`, `boundary_laws`.
-    """
-
-    def object(self, value: A.Expr, env: Any) -> Any: ...
-    def morphism(self, value: A.Expr, dom: Any, cod: Any, env: Any) -> Any: ...
     def identity(self, obj: Any) -> Any: ...
     def compose(self, g: Any, f: Any) -> Any: ...
-    def equal(self, a: Any, b: Any, how: Any) -> Any: ...
+
+
+@runtime_checkable
+class SemanticCategory(Category, Protocol):
+    """A category that gives `.cat` values a meaning and decides equality of its morphisms.
+
+    `env` maps `param` names to the backend's symbols and carries bound variables."""
+
+    def object(self, value: A.Expr, env: Any) -> Any: ...
+    def morphism(self, value: A.Expr, dom: Any, cod: Any, env: Any, name: str = "") -> Any: ...
+    def equal(self, a: Any, b: Any, how: Any = None) -> Any: ...
+
+
+@runtime_checkable
+class TwoCategory(Category, Protocol):
+    """2-cells between parallel morphisms, with identities and both compositions."""
+
+    def identity_cell(self, mor: Any) -> Any: ...
+    def vertical(self, second: Any, first: Any) -> Any: ...
+    def horizontal(self, outer: Any, inner: Any) -> Any: ...
+
+
+@runtime_checkable
+class HasTwoCellValues(TwoCategory, Protocol):
+    """A 2-category whose 2-cells are written as values (`α |-> (s, t) |-> …`), each with laws
+    for the sides of its boundary."""
+
+    def two_cell(self, value: A.Expr, source: Any, target: Any, env: Any, name: str = "") -> Any: ...
+    def boundary_laws(self, cell: Any, how: Any, name: str, source: str, target: str) -> dict: ...
+
+
+@runtime_checkable
+class HasPullbacks(Protocol):
+    """Pullbacks of cospans, and a decision whether a given cone is one."""
+
+    def pullback(self, f: Any, g: Any) -> tuple[Any, Any, Any]: ...
+    def universal(self, apex: Any, left: Any, right: Any, f: Any, g: Any, how: Any) -> Any: ...
+
+
+@runtime_checkable
+class HasGenericFunctors(Protocol):
+    """Functors and transformations given by rules with pattern variables (`R^n |-> R^(2*n)`)."""
+
+    def functor(self, rules: list, env: Any, name: str) -> Any: ...
+    def transformation(self, F: Any, G: Any, rules: list, env: Any, name: str) -> Any: ...
 
 
 def registry() -> dict[str, str]:

@@ -1,6 +1,6 @@
 """The `catdsl` command: check | fmt (and, through the backend registry, compile | run | runs).
 
-Exit codes (LANGUAGE.md §4): 0 every law holds, 1 some law is refuted/failed/conditional or
+Exit codes (docs/checking.md, "Verdicts and exit codes"): 0 every law holds, 1 some law is refuted/failed/conditional or
 undecided, 2 the input has errors (syntax, names, types), 3 catdsl itself failed. No Python
 traceback reaches a user unless CATDSL_DEBUG=1.
 """
@@ -42,6 +42,8 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="execute the plan, reusing every finished job in the store")
     run.add_argument("file", metavar="FILE")
     run.add_argument("--progress", action="store_true", help="show progress bars even when not a terminal")
+    run.add_argument("--executor", default="local", metavar="NAME",
+                     help="where the jobs run: local (in this process, the default)")
     _learning_flags(run)
 
     runs = sub.add_parser("runs", help="list the finished jobs of a run store")
@@ -133,8 +135,9 @@ def _load(path: str):
 
 
 def _validate(module) -> list:
-    """Static problems a semantic category finds in the values given to it (E3xx, E4xx)."""
-    from catdsl import backend
+    """Static problems a semantic category finds in the values given to it (E3xx, E4xx), and
+    analyses without a handler or with options their handler rejects."""
+    from catdsl import analysis, backend
 
     names = {F.target.name for F in module.functors.values() if not isinstance(F.target, str)}
     found = []
@@ -142,6 +145,7 @@ def _validate(module) -> list:
         hook = getattr(backend.load(name), "validate", None)
         if hook is not None:
             found.extend(d for d in hook(module) if d not in found)
+    found.extend(d for d in analysis.validate(module) if d not in found)
     return found
 
 
@@ -162,30 +166,50 @@ def _backend_command(args) -> int:
 
 
 def _check(args) -> int:
-    """Check every file; a file with static errors is reported (exit 2) and the others still run."""
-    from catdsl.diagnostics import DiagnosticError
+    """Check every file; a file with static errors is reported (exit 2) and the others still run.
+
+    All files are read, validated and their laws selected before any law is discharged, so that
+    an `--only` name that selects nothing in any file is an error before any work is done."""
+    from catdsl.diagnostics import Diagnostic, DiagnosticError
     from catdsl.laws import report
-    from catdsl.laws.discharge import Options, discharge
+    from catdsl.laws.discharge import discharge
+    from catdsl.laws.options import Options
+    from catdsl.span import Span
 
     options = Options(seed=args.seed, samples=args.samples, store=args.store)
-    reports, codes = [], []
+    prepared, codes = [], []
+    for path in args.files:
+        module, text, err = _load(path)
+        selection = None
+        if err is None:
+            _hand_settings(module, args)
+            problems = _validate(module)
+            if not problems:
+                selection, all_laws = _selection(module, options, args.only)
+                problems = list(selection.diagnostics)
+            if problems:
+                err = DiagnosticError(problems)
+        if err is not None:
+            sources = {path: text, **(module.sources if module is not None else {})}
+            codes.append(_report_diagnostics(err, sources, args.format))
+            continue
+        prepared.append((module, selection, all_laws))
+    unmatched = [n for n in args.only if not any(law.name.startswith(n) for _, _, laws in prepared for law in laws)]
+    if unmatched and prepared:
+        from catdsl.laws.options import nearest
+
+        problems = [Diagnostic("E221", f"`--only {n}` selects no obligation", Span(prepared[0][0].file, 1, 1, 1, 1),
+                               hints=nearest(n, [law for _, _, laws in prepared for law in laws]))
+                    for n in unmatched]
+        return max(codes + [_report_diagnostics(DiagnosticError(problems), {}, args.format)])
+    reports = []
     console = None
     if args.format == "text":
         from rich.console import Console
 
         console = Console(highlight=False)
-    for path in args.files:
-        module, text, err = _load(path)
-        if err is None:
-            _hand_settings(module, args)
-            problems = _validate(module)
-            if problems:
-                err, text = DiagnosticError(problems), text
-        if err is not None:
-            sources = {path: text, **(module.sources if module is not None else {})}
-            codes.append(_report_diagnostics(err, sources, args.format))
-            continue
-        results = [discharge(law, options) for law in selected_laws(module, args.only)]
+    for module, selection, _ in prepared:
+        results = [discharge(law, module, opts) for law, opts in selection.laws]
         codes.append(report.exit_code(results))
         if console is not None:
             report.print_table(module.file, results, console)
@@ -196,19 +220,21 @@ def _check(args) -> int:
     return max(codes, default=EXIT_OK)
 
 
-def selected_laws(module, only: list[str]) -> list:
-    """The laws to discharge: those named by `--only`, else by the file's `check` statements,
-    else all. A name selects a law when it is the law's name or a prefix ending at `.` or `[`."""
+def _selection(module, options, only):
+    """The module's laws, and those selected with their options (`catdsl.laws.options`)."""
     from catdsl.laws.catalogue import obligations
-    from catdsl.syntax import printer
+    from catdsl.laws.options import select
 
-    names = list(only) or [printer.expr(t) for c in module.checks for t in c.targets]
     laws = obligations(module)
-    if not names:
-        return laws
-    return [law for law in laws
-            if any(law.name == n or law.name.startswith((n + ".", n + "[")) or
-                   (only and law.name.startswith(n)) for n in names)]
+    return select(module, laws, options, tuple(only)), laws
+
+
+def selected_laws(module, only: list[str]) -> list:
+    """The laws `catdsl check --only …` would discharge (for tests and the Python API)."""
+    from catdsl.laws.options import Options
+
+    selection, _ = _selection(module, Options(), only)
+    return [law for law, _ in selection.laws]
 
 
 def _fmt(args) -> int:

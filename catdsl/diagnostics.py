@@ -1,4 +1,4 @@
-"""Diagnostics: stable codes, one message table, rendering as text or JSON (DESIGN.md §6).
+"""Diagnostics: stable codes, one message table, rendering as text or JSON (docs/architecture.md, "Errors").
 
 Every error a user can cause is a `Diagnostic` with a code from `CODES`; nothing else reaches
 the terminal. Codes are stable: tests/golden holds at least one ill file per code.
@@ -44,6 +44,8 @@ CODES: dict[str, str] = {
     "E218": "import cycle",
     "E219": "reserved name",
     "E220": "expected a functor",
+    "E221": "check target selects no obligation",
+    "E222": "name of the wrong kind for this statement",
     "E301": "unknown name in a value",
     "E302": "unknown function in a value",
     "E303": "expression is not a value of this kind",
@@ -58,6 +60,7 @@ CODES: dict[str, str] = {
     "E312": "unsupported pattern in a generic rule",
     "E313": "bad check option",
     "E314": "value must be numeric",
+    "E315": "the semantic category lacks the structure this needs",
     "E401": "resource limit exceeded",
     "E402": "model does not fit its data or is not a model",
     "E403": "data set cannot be loaded",

@@ -1,4 +1,4 @@
-"""The `catdsl` command: exit codes (LANGUAGE.md §4), JSON schemas, `fmt`, `--only`, `--help`,
+"""The `catdsl` command: exit codes (docs/checking.md), JSON schemas, `fmt`, `--only`, `--help`,
 and that the language front end starts without importing the heavy libraries."""
 
 from __future__ import annotations

@@ -99,17 +99,7 @@ def test_empty_path_must_be_an_identity():
         Path("A", "B", ())
 
 
-@given(st.data())
-def test_composition_is_associative(data):
-    f = data.draw(walks())
-    g = data.draw(walks(start=f.cod))
-    h = data.draw(walks(start=g.cod))
-    assert compose(h, compose(g, f)) == compose(compose(h, g), f)
-
-
-@given(walks())
-def test_identities_are_units(f):
-    assert compose(f, identity(f.dom)) == f == compose(identity(f.cod), f)
+# Associativity and the unit laws of the free category: tests/symbolic/test_category_axioms.py.
 
 
 # --- deciding equations ------------------------------------------------------------------

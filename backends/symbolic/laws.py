@@ -1,24 +1,71 @@
-"""Discharge the catalogue's laws in the symbolic categories: the checker's view of them.
+"""Discharge laws in the symbolic categories: the checker's view of Vect, FinSet, Smooth, Paths.
 
 The registry names `Vect`, `FinSet`, `Smooth` and `Paths` resolve to the classes below: the
-categories of this package plus two hooks the checker calls, `validate(module)` (values that
-do not type-check are E3xx diagnostics, exit 2) and `discharge(law, ref, options)`.
+categories of this package plus what the checker asks of a registered category:
+`validate(module)` (values that do not type-check are E3xx diagnostics, exit 2), `laws(module,
+F)` (laws beyond the catalogue's: Paths' endpoints and low loss) and `discharges`, the table
+`{law type: discharge function}`.
+
 A functor out of a presentation is interpreted once per module: objects and generators to
-values, pullbacks left unmapped computed; each law then compares two interpreted composites.
+values, pullbacks left unmapped computed; each law then compares two interpreted composites
+(`catdsl.semantics.interpret`). A capability the target lacks (2-cells in Vect, pullbacks in
+Smooth) is E315 at the declaration that needs it.
 """
 
 from __future__ import annotations
 
-from catdsl.backend import BackendError, SemanticRef
+from dataclasses import dataclass
+
+from catdsl.backend import BackendError, HasGenericFunctors, HasPullbacks, HasTwoCellValues, SemanticRef
 from catdsl.diagnostics import Diagnostic
-from catdsl.laws.catalogue import Law
+from catdsl.laws.category import (
+    GenericMapComp, GenericMapId, GenericNaturality, MapComp, MapId, Naturality, Respects,
+)
+from catdsl.laws.law import FunctorLaw
+from catdsl.laws.limits import PullbackUniversal
+from catdsl.laws.two_category import Boundary, Interchange
 from catdsl.laws.verdict import Verdict
 from catdsl.semantics import free
-from catdsl.semantics.module import Cell, Horizontal, Id2, Module, Vertical
+from catdsl.semantics.interpret import Images, interpret
+from catdsl.semantics.module import Module
 
 from backends.symbolic import finset, paths, smooth, vect
 from backends.symbolic.build import Env
 from backends.symbolic.check import Check
+
+
+# ---- the theory of Paths beyond a 2-category's -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Endpoints(FunctorLaw):
+    """F(g) starts at F(dom g) and ends at F(cod g)."""
+
+    generator: str
+    kind = "endpoints"
+
+    @property
+    def name(self) -> str:
+        return f"{self.functor}.endpoints[{self.generator}]"
+
+
+@dataclass(frozen=True)
+class LowLoss(FunctorLaw):
+    """The path or homotopy F(x) stays at or below the level of `Paths(loss = …, level = …)`."""
+
+    image: str
+    kind = "low_loss"
+
+    @property
+    def name(self) -> str:
+        return f"{self.functor}.low_loss[{self.image}]"
+
+
+# ---- interpretation ----------------------------------------------------------------------------
+
+
+def _lacks(what: str, cat_name: str, span, hint: str = "") -> BackendError:
+    return BackendError("E315", f"`{cat_name}` has no {what}", span, hints=(hint,) if hint else ())
 
 
 class _Interpretation:
@@ -38,7 +85,7 @@ class _Interpretation:
             if not F.rules:
                 raise BackendError("E312", f"`{F.name}` has no rules", F.span,
                                    hints=("write `R^n |-> R^(2*n)` and `m |-> m (+) m`",))
-            if F.source.name != F.target.name or not hasattr(self.cat, "functor"):
+            if F.source.name != F.target.name or not isinstance(self.cat, HasGenericFunctors):
                 raise BackendError("E312", "functors given by rules with pattern variables go from "
                                    f"Vect to Vect; `{F.source.name} -> {F.target.name}` is not supported",
                                    F.source.span.to(F.target.span))
@@ -55,8 +102,11 @@ class _Interpretation:
                                                         self.objects[g.cod], self.env, name=g.name)
         self.computed = set()
         for pb in p.pullbacks:
-            if pb.apex in self.objects or not hasattr(self.cat, "pullback"):
+            if pb.apex in self.objects:
                 continue
+            if not isinstance(self.cat, HasPullbacks):
+                raise _lacks("pullbacks it can compute", F.target.name, F.span,
+                             f"map the pullback `{pb.apex}` and its projections explicitly")
             apex, left, right = self.cat.pullback(self.path(pb.f), self.path(pb.g))
             self.objects[pb.apex] = apex
             self.arrows.setdefault(pb.left, left)
@@ -65,29 +115,21 @@ class _Interpretation:
         self.cells = {}
         for c in p.cells:
             img = F.cells.get(c.name)
-            if img is not None:
-                self.cells[c.name] = self.cat.two_cell(img.expr, self.path(c.source), self.path(c.target),
-                                                       self.env, name=c.name)
+            if img is None:
+                continue
+            if not isinstance(self.cat, HasTwoCellValues):
+                raise _lacks(f"2-cells: `{c.name}` cannot be sent into it", F.target.name, img.span,
+                             "a 1-category has no 2-cells; map the 2-cells into `Paths(…)` or a "
+                             "presented 2-category")
+            self.cells[c.name] = self.cat.two_cell(img.expr, self.path(c.source), self.path(c.target),
+                                                   self.env, name=c.name)
+        self.images = Images(self.cat, self.objects, self.arrows, self.cells)
 
     def path(self, p: free.Path):
-        if not p.word:
-            return self.cat.identity(self.objects[p.dom])
-        acc = self.arrows[p.word[0]]
-        for g in p.word[1:]:
-            acc = self.cat.compose(self.arrows[g], acc)
-        return acc
+        return interpret(Images(self.cat, self.objects, self.arrows), p)
 
-    def cell(self, t):
-        match t:
-            case Cell(name=n):
-                return self.cells[n]
-            case Id2(path=p):
-                return self.cat.identity_cell(self.path(p))
-            case Vertical(second=b, first=a):
-                return self.cat.vertical(self.cell(b), self.cell(a))
-            case Horizontal(outer=b, inner=a):
-                return self.cat.horizontal(self.cell(b), self.cell(a))
-        raise TypeError(t)
+    def term(self, t):
+        return interpret(self.images, t)
 
 
 def _mapping(rule):
@@ -105,15 +147,6 @@ def interpretation(module: Module, fname: str) -> _Interpretation:
     if key not in module.memo:
         module.memo[key] = _Interpretation(module, fname)
     return module.memo[key]
-
-
-def _how(options, module: Module, law: Law) -> Check:
-    how = Check(samples=options.samples, tol=options.tol, seed=options.seed)
-    for chk in module.checks:
-        names = {getattr(t, "id", None) or ".".join(getattr(t, "parts", ())) for t in chk.targets}
-        if any(law.name.startswith(n) for n in names if n):
-            how = Check.from_options(chk.options, how)
-    return how
 
 
 def validate(module: Module) -> list[Diagnostic]:
@@ -154,75 +187,112 @@ def _components(module: Module, t):
             for x, img in t.components.items()}
 
 
-def discharge(law: Law, ref: SemanticRef, options) -> Verdict:
-    module: Module = law.context["module"]
-    how = _how(options, module, law)
-    if law.kind == "naturality.generic":
-        return _components(module, module.transformations[law.context["transformation"]]).naturality(how)
-    if law.kind == "naturality":
-        t = module.transformations[law.context["transformation"]]
-        F, G = interpretation(module, t.source), interpretation(module, t.target)
-        eta = _components(module, t)
-        g = law.lhs
-        lhs = F.cat.compose(G.arrows[g.name], eta[g.dom])
-        rhs = F.cat.compose(eta[g.cod], F.arrows[g.name])
-        return F.cat.equal(lhs, rhs, how)
-    I = interpretation(module, law.context["functor"])
-    if I.generic is not None:
-        return {"map_id": I.generic.map_id, "map_comp": I.generic.map_comp}[law.kind](how)
-    if law.kind in ("map_id", "map_comp"):
-        # a functor out of a presentation is its free extension from the generators
-        return Verdict("proved", "definition")
-    if law.kind == "respects":
-        if isinstance(law.lhs, free.Path):
-            return I.cat.equal(I.path(law.lhs), I.path(law.rhs), how)
-        return I.cat.equal(I.cell(law.lhs), I.cell(law.rhs), how)
-    if law.kind == "boundary":
-        cell, side = law.lhs, law.rhs
-        sides = I.cat.boundary_laws(I.cells[cell.name], how, cell.name, free.render(cell.source),
-                                    free.render(cell.target))
-        return sides[side]
-    if law.kind == "interchange":
-        return I.cat.equal(I.cell(law.lhs), I.cell(law.rhs), how)
-    if law.kind == "pullback.universal":
-        pb = law.lhs  # a computed pullback is checked like a given one: trust nothing
-        return I.cat.universal(I.objects[pb.apex], I.arrows[pb.left], I.arrows[pb.right],
-                               I.path(pb.f), I.path(pb.g), how)
-    if law.kind == "endpoints":
-        return I.cat.endpoints(I.arrows[law.lhs], how, law.lhs)
-    if law.kind == "low_loss":
-        x = I.cells[law.lhs] if law.lhs in I.cells else I.arrows[law.lhs]
-        return I.cat.low_loss(x, how, law.lhs)
-    return Verdict("unknown", ref.name, witness=f"{law.kind} is not decided in {ref.name}")
+# ---- discharge, one function per law kind ------------------------------------------------------
 
 
-def laws(module: Module, F) -> list[Law]:
+def _how(ctx) -> Check:
+    o = ctx.options
+    return Check(samples=o.samples, tol=o.tol, seed=o.seed)
+
+
+def _of(law: FunctorLaw, ctx) -> _Interpretation:
+    return interpretation(ctx.module, law.functor)
+
+
+def _by_definition(law, ctx) -> Verdict:
+    # a functor out of a presentation is its free extension from the generators
+    return Verdict("proved", "definition")
+
+
+def _generic(law, ctx) -> Verdict:
+    g = _of(law, ctx).generic
+    return (g.map_id if isinstance(law, GenericMapId) else g.map_comp)(_how(ctx))
+
+
+def _generic_naturality(law: GenericNaturality, ctx) -> Verdict:
+    return _components(ctx.module, ctx.module.transformations[law.transformation]).naturality(_how(ctx))
+
+
+def _naturality(law: Naturality, ctx) -> Verdict:
+    t = ctx.module.transformations[law.transformation]
+    F, G = interpretation(ctx.module, t.source), interpretation(ctx.module, t.target)
+    eta = _components(ctx.module, t)
+    g = law.generator
+    lhs = F.cat.compose(G.arrows[g.name], eta[g.dom])
+    rhs = F.cat.compose(eta[g.cod], F.arrows[g.name])
+    return F.cat.equal(lhs, rhs, _how(ctx))
+
+
+def _respects(law: Respects, ctx) -> Verdict:
+    I = _of(law, ctx)
+    return I.cat.equal(I.term(law.equation.lhs), I.term(law.equation.rhs), _how(ctx))
+
+
+def _boundary(law: Boundary, ctx) -> Verdict:
+    I, cell = _of(law, ctx), law.cell
+    sides = I.cat.boundary_laws(I.cells[cell.name], _how(ctx), cell.name, free.render(cell.source),
+                                free.render(cell.target))
+    return sides[law.side]
+
+
+def _interchange(law: Interchange, ctx) -> Verdict:
+    I = _of(law, ctx)
+    return I.cat.equal(I.term(law.lhs), I.term(law.rhs), _how(ctx))
+
+
+def _universal(law: PullbackUniversal, ctx) -> Verdict:
+    I, pb = _of(law, ctx), law.pullback  # a computed pullback is checked like a given one: trust nothing
+    return I.cat.universal(I.objects[pb.apex], I.arrows[pb.left], I.arrows[pb.right],
+                           I.path(pb.f), I.path(pb.g), _how(ctx))
+
+
+def _endpoints(law: Endpoints, ctx) -> Verdict:
+    I = _of(law, ctx)
+    return I.cat.endpoints(I.arrows[law.generator], _how(ctx), law.generator)
+
+
+def _low_loss(law: LowLoss, ctx) -> Verdict:
+    I = _of(law, ctx)
+    x = I.cells[law.image] if law.image in I.cells else I.arrows[law.image]
+    return I.cat.low_loss(x, _how(ctx), law.image)
+
+
+DISCHARGES = {
+    MapId: _by_definition,
+    MapComp: _by_definition,
+    GenericMapId: _generic,
+    GenericMapComp: _generic,
+    GenericNaturality: _generic_naturality,
+    Naturality: _naturality,
+    Respects: _respects,
+    PullbackUniversal: _universal,
+}
+TWO_CELLS = {Boundary: _boundary, Interchange: _interchange}
+PATHS = {**DISCHARGES, **TWO_CELLS, Endpoints: _endpoints, LowLoss: _low_loss}
+
+
+def laws(module: Module, F) -> list[FunctorLaw]:
     """Laws of the Paths 2-category beyond the catalogue's: endpoints and the low-loss condition."""
     if isinstance(F.source, SemanticRef) or F.target.name != "Paths":
         return []
     p = module.presentations[F.source]
-    ctx = {"functor": F.name, "module": module}
-    out = []
-    for g in p.generators:
-        img = F.arrows.get(g.name)
-        if img is not None:
-            out.append(Law(f"{F.name}.endpoints[{g.name}]", "endpoints", img.span, g.name, None, ctx))
+    out: list[FunctorLaw] = [Endpoints(F.name, g.name, span=F.arrows[g.name].span)
+                             for g in p.generators if g.name in F.arrows]
     if F.target.kwarg("loss") is not None:
-        for name, img in [*F.arrows.items(), *F.cells.items()]:
-            out.append(Law(f"{F.name}.low_loss[{name}]", "low_loss", img.span, name, None, ctx))
+        out += [LowLoss(F.name, name, span=img.span) for name, img in [*F.arrows.items(), *F.cells.items()]]
     return out
 
 
-def _hooks(base):
+def _hooks(base, discharges):
     """The category `base` with the checker's hooks attached."""
     return type(base.__name__, (base,), {
-        "validate": staticmethod(validate), "discharge": staticmethod(discharge),
-        "laws": staticmethod(laws), "__module__": __name__,
+        "validate": staticmethod(validate), "laws": staticmethod(laws), "discharges": discharges,
+        "__module__": __name__,
     })
 
 
-Vect = _hooks(vect.Vect)
-FinSet = _hooks(finset.FinSet)
-Smooth = _hooks(smooth.Smooth)
-Paths = _hooks(paths.Paths)
+Vect = _hooks(vect.Vect, DISCHARGES)
+FinSet = _hooks(finset.FinSet, DISCHARGES)
+Smooth = _hooks(smooth.Smooth, DISCHARGES)
+Paths = _hooks(paths.Paths, PATHS)
 _CATEGORIES = {"Vect", "FinSet", "Smooth", "Paths"}

@@ -28,7 +28,10 @@ the violation rate as its witness either way.
 
 from __future__ import annotations
 
-from catdsl.laws.catalogue import Law
+from dataclasses import dataclass
+
+from catdsl.laws.category import MapComp, MapId, Respects
+from catdsl.laws.law import COMMON_OPTIONS, FunctorLaw
 from catdsl.laws.verdict import Verdict
 from catdsl.semantics import free
 
@@ -38,7 +41,29 @@ from catdsl.semantics import free
 # threshold asks that a fifth of the neighbourhoods survive on average.
 STRUCTURE_K = 10
 STRUCTURE_TOL = 0.8
-OPTIONS = ("tol", "k", "samples", "seed")  # samples and seed change nothing: the runs are deterministic
+
+
+@dataclass(frozen=True)
+class Structure(FunctorLaw):
+    """The structure condition on the Rep morphism L(f): probe pairs k-close under the start
+    features stay k-close along the path, for all but a `tol` fraction of (pair, checkpoint)."""
+
+    generator: str
+    kind = "structure"
+    options = (*COMMON_OPTIONS, "k")
+    # only statements naming `L.structure` set these: `check L with tol = …` is meant for L's
+    # equalities, and a tolerance of 1e-9 on a violation rate would fail every run
+    own_options = ("tol", "k")
+
+    @property
+    def name(self) -> str:
+        return f"{self.functor}.structure[{self.generator}]"
+
+    @classmethod
+    def check_option(cls, option: str, value: object) -> str | None:
+        if option == "tol" and not 0 <= value <= 1:
+            return f"the structure condition's tol is a violation rate in [0, 1], not {value!r}"
+        return None
 
 
 class Rep:
@@ -56,7 +81,7 @@ class Rep:
         return []
 
     @staticmethod
-    def laws(module, functor) -> list[Law]:
+    def laws(module, functor) -> list[FunctorLaw]:
         """`L.structure[f]` for every generator f the functor into Param maps."""
         d = functor.definition
         base = getattr(d, "positional", ())[:1]
@@ -64,42 +89,26 @@ class Rep:
         if base is None or not isinstance(base.source, str) or base.source != functor.source:
             return []
         p = module.presentations[base.source]
-        return [Law(f"{functor.name}.structure[{g.name}]", "structure", functor.span, g.name, None,
-                    {"functor": functor.name, "module": module})
-                for g in p.generators if g.name in base.arrows]
+        return [Structure(functor.name, g.name, span=functor.span) for g in p.generators if g.name in base.arrows]
 
-    @staticmethod
-    def discharge(law: Law, ref, options) -> Verdict:
+
+def _discharge(decide):
+    """A Rep law decided on real runs: the module's session, threads sized to the probe pass,
+    divergence reported as an error verdict. Training is deterministic: `samples` and `seed`
+    are accepted (they are options of every law) and change nothing."""
+    def run(law, ctx) -> Verdict:
         from backends.run.execute import threads_for, torch_threads
-        from backends.torch.param import _Session, check_options
+        from backends.torch.results import TrainingDiverged
+        from backends.torch.session import Session
 
-        module = law.context["module"]
-        s = _Session.of(module, getattr(options, "store", None))
-        rep = s.program.reps[law.context["functor"]]
-        check_options(module, law.name, OPTIONS)  # unknown options are errors for every law
+        s = Session.of(ctx.module, ctx.options.store)
+        rep = s.program.reps[law.functor]
         with torch_threads(threads_for(_probe_work(s, rep))):
-            return _decide(s, rep, law, options)
-
-
-def _decide(s, rep, law: Law, options) -> Verdict:
-    from backends.run.execute import TrainingDiverged
-    from backends.torch.param import tolerance
-
-    try:
-        if law.kind == "structure":
-            return _structure(s, rep, law)
-        tol = tolerance(law.context["module"], law, options.tol, OPTIONS)
-        if law.kind == "map_id":
-            return _map_id(s, rep, law.lhs, tol)
-        if law.kind == "map_comp":
-            return _map_comp(s, rep, *law.lhs, tol)
-        if law.kind == "respects":
-            if not isinstance(law.lhs, free.Path):
-                return Verdict("unknown", "torch", witness="2-cell equations in Rep wait for the homotopy issue")
-            return _respects(s, rep, law.lhs, law.rhs, tol)
-    except TrainingDiverged as e:
-        return Verdict("error", "torch", witness=str(e))
-    return Verdict("unknown", "torch", witness=f"{law.kind} is not decided in Rep yet")
+            try:
+                return decide(s, rep, law, ctx.options)
+            except TrainingDiverged as e:
+                return Verdict("error", "torch", witness=str(e))
+    return run
 
 
 # ---- the obligations ---------------------------------------------------------------------------
@@ -109,7 +118,7 @@ def _probe_work(s, rep) -> float:
     """Multiply-adds of one pass of the probe set through the model (for the thread count)."""
     import json
 
-    from backends.run.execute import step_work
+    from backends.torch.jobs import step_work
     from backends.torch.models import spec_json
 
     return step_work(json.loads(spec_json(_model(s, rep))), tuple(_probe(s, rep).shape[1:]), rep.probe.size)
@@ -120,7 +129,7 @@ def _model(s, rep):
 
 
 def _probe(s, rep):
-    return s.executor.probe(rep.probe.to_json())
+    return s.results.probe(rep.probe.to_json())
 
 
 def _equality(value: float, tol: float, what: str, points: int) -> Verdict:
@@ -133,17 +142,18 @@ def _equality(value: float, tol: float, what: str, points: int) -> Verdict:
                    witness=f"{what}: largest difference {value:.6g} > tol {tol:g}")
 
 
-def _map_id(s, rep, obj: str, tol: float) -> Verdict:
+def _map_id(s, rep, law: MapId, options) -> Verdict:
     """L(id_θ) = id_{Lθ}: zero steps of training from Run(X), then its features."""
-    from backends.run.execute import along
+    obj, tol = law.obj, options.tol
+    from backends.torch.jobs import along
     from backends.torch.features import RepPath, functor_map_id
     from backends.torch.train import OptimizerSpec, train
 
     lf = s.program.functors[rep.base]
-    key = s.plan.objects[lf.name][obj]
+    key = s.plan.index[lf.name][obj]
     s.executor.run(s.plan, [key], progress=False)
-    state = s.executor.state(key)
-    zero = train(state, lf.target.model, s.executor.dataset(lf.target.data), OptimizerSpec("sgd", lr=1.0, epochs=0),
+    state = s.results.state(key)
+    zero = train(state, lf.target.model, s.results.dataset(lf.target.data), OptimizerSpec("sgd", lr=1.0, epochs=0),
                  loss=lf.target.loss)
     image = along(_model(s, rep), zero.checkpoints, rep.layer, _probe(s, rep))
     point = along(_model(s, rep), [state], rep.layer, _probe(s, rep)).start
@@ -151,10 +161,11 @@ def _map_id(s, rep, obj: str, tol: float) -> Verdict:
     return _equality(m.value, tol, f"L(id) has {len(image)} point(s)", len(image))
 
 
-def _map_comp(s, rep, f: str, g: str, tol: float) -> Verdict:
+def _map_comp(s, rep, law: MapComp, options) -> Verdict:
     """L(g ∘ f) = L(g) ∘ L(f), with g resumed from the end of f."""
-    from backends.run.execute import along
-    from backends.run.plan import features_job, generator_job, train_job
+    f, g, tol = law.f, law.g, options.tol
+    from backends.torch.jobs import along
+    from backends.torch.plan import features_job, generator_job, train_job
     from backends.torch.features import functor_map_comp
     from backends.torch.train import NotComposable, Trajectory, compose
 
@@ -166,14 +177,14 @@ def _map_comp(s, rep, f: str, g: str, tol: float) -> Verdict:
     s.executor.run(s.plan, [j.key for j in parts], progress=False)
     trajectories = []
     for job in parts:
-        points = s.executor.checkpoints(job.deps[0])
+        points = s.results.checkpoints(job.deps[0])
         trajectories.append(Trajectory(points[0], points[-1], tuple(points), (), (), lf.target.loss))
     try:
         composite = compose(trajectories[1], trajectories[0])
     except NotComposable as e:
         return Verdict("refuted", "torch", witness=f"Run({g}) does not start where Run({f}) ends: {e}")
     path12 = along(_model(s, rep), composite.checkpoints, rep.layer, _probe(s, rep))
-    path1, path2 = (s.executor.feature_path(j.key) for j in parts)
+    path1, path2 = (s.results.feature_path(j.key) for j in parts)
     m = functor_map_comp(path12, path1, path2, tol)
     if m.witness is not None:
         return Verdict("refuted", "torch", difference=m.value, witness=m.witness)
@@ -182,8 +193,8 @@ def _map_comp(s, rep, f: str, g: str, tol: float) -> Verdict:
 
 def _side(s, rep, lf, path: free.Path):
     """L of a composite of generators: the stored feature paths of its segments, concatenated."""
-    from backends.run.execute import along
-    from backends.run.plan import features_job, path_job, train_job
+    from backends.torch.jobs import along
+    from backends.torch.plan import features_job, path_job, train_job
     from backends.torch.features import RepPath, rep_compose
 
     job = path_job(s.plan, lf, free.identity(path.dom))
@@ -194,17 +205,20 @@ def _side(s, rep, lf, path: free.Path):
         feats.append(features_job(s.plan, s.program, rep, job))
     s.executor.run(s.plan, [job.key] + [j.key for j in feats], progress=False)
     if not feats:
-        return RepPath.identity(along(_model(s, rep), [s.executor.state(job.key)], rep.layer, _probe(s, rep)).start)
-    result = s.executor.feature_path(feats[0].key)
+        return RepPath.identity(along(_model(s, rep), [s.results.state(job.key)], rep.layer, _probe(s, rep)).start)
+    result = s.results.feature_path(feats[0].key)
     for j in feats[1:]:
-        result = rep_compose(s.executor.feature_path(j.key), result, tol=0.0)
+        result = rep_compose(s.results.feature_path(j.key), result, tol=0.0)
     return result
 
 
-def _respects(s, rep, lhs: free.Path, rhs: free.Path, tol: float) -> Verdict:
+def _respects(s, rep, law: Respects, options) -> Verdict:
     from backends.torch.features import _max_difference
 
     lf = s.program.functors[rep.base]
+    lhs, rhs, tol = law.equation.lhs, law.equation.rhs, options.tol
+    if not isinstance(lhs, free.Path):
+        return Verdict("unknown", "torch", witness="2-cell equations in Rep wait for the homotopy issue")
     try:
         a, b = _side(s, rep, lf, lhs), _side(s, rep, lf, rhs)
     except ValueError as e:  # a side's segments do not compose in Rep
@@ -218,26 +232,15 @@ def _respects(s, rep, lhs: free.Path, rhs: free.Path, tol: float) -> Verdict:
     return _equality(value, tol, what, max(len(a), len(b)))
 
 
-def _structure(s, rep, law: Law) -> Verdict:
-    from backends.run.plan import features_job, generator_job
+def _structure(s, rep, law: Structure, options) -> Verdict:
+    from backends.torch.plan import features_job, generator_job
     from backends.torch.features import structure_violation_rate
-    from backends.torch.param import check_options
-    from catdsl.backend import BackendError
 
-    module = law.context["module"]
-    # only statements naming `L.structure` set its threshold: `check L with tol = …` is meant for
-    # L's equalities, and a tolerance of 1e-9 on a violation rate would fail every run
-    given = check_options(module, law.name, OPTIONS, within=f"{rep.name}.structure")
-    k, tol = given.get("k", STRUCTURE_K), given.get("tol", STRUCTURE_TOL)
-    if not isinstance(k, int) or isinstance(k, bool) or k < 1:
-        raise BackendError("E313", f"k must be a positive integer, not {k!r}", law.span)
-    if not isinstance(tol, (int, float)) or isinstance(tol, bool) or not 0 <= tol <= 1:
-        raise BackendError("E313", f"the structure condition's tol is a violation rate in [0, 1], not {tol!r}",
-                           law.span)
+    k, tol = options.get("k", STRUCTURE_K), options.get("tol", STRUCTURE_TOL)
     lf = s.program.functors[rep.base]
-    job = features_job(s.plan, s.program, rep, generator_job(s.plan, lf, law.lhs))
+    job = features_job(s.plan, s.program, rep, generator_job(s.plan, lf, law.generator))
     s.executor.run(s.plan, [job.key], progress=False)
-    path = s.executor.feature_path(job.key)
+    path = s.results.feature_path(job.key)
     n = path.start.shape[0]
     k = min(k, n - 1)
     m = structure_violation_rate(path, k=k, tol=float(tol))
@@ -246,3 +249,11 @@ def _structure(s, rep, law: Law) -> Verdict:
     if m.holds:
         return Verdict("passed", "torch", samples=m.checked, difference=m.value, witness=what)
     return Verdict("failed", "torch", samples=m.checked, difference=m.value, witness=what)
+
+
+Rep.discharges = {
+    MapId: _discharge(_map_id),
+    MapComp: _discharge(_map_comp),
+    Respects: _discharge(_respects),
+    Structure: _discharge(_structure),
+}

@@ -1,30 +1,41 @@
-"""Discharge obligations: decide each `Law` and time it.
+"""Discharge obligations: decide each law in its owner's target category, and time it.
 
-Laws into a presentation are decided in the free category (Knuth–Bendix, catdsl.semantics.free).
-Laws into a semantic category go to that category's `discharge(law, options)`, found through
-the backend registry, so this module never imports a backend itself.
+Each target decides the law kinds it knows through a table `{law type: discharge function}`:
+a presentation (the free category, decided here by Knuth–Bendix) through `FREE`, a semantic
+category through the `discharges` table of its registered factory (found through the backend
+registry, so this module never imports a backend). A kind a category has no entry for is
+`unknown` with the reason, never a silent pass.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from catdsl import backend
-from catdsl.laws.catalogue import Law, image_path
+from catdsl.laws.category import MapComp, MapId, Naturality, Respects
+from catdsl.laws.law import FunctorLaw, Law, TransformationLaw
+from catdsl.laws.limits import PullbackUniversal
+from catdsl.laws.options import LawOptions
+from catdsl.laws.two_category import Boundary, Interchange
 from catdsl.laws.verdict import Verdict
 from catdsl.semantics import free
+from catdsl.semantics.interpret import image_path
 from catdsl.semantics.module import Functor, Module
 
 
 @dataclass(frozen=True)
-class Options:
-    """Effort and reproducibility of a check run (`--seed`, `--samples`, `with …`)."""
+class Context:
+    """What a discharge function gets besides the law: the module, the owner's target and the
+    options resolved for this law."""
 
-    seed: int = 0
-    samples: int = 200
-    tol: float = 1e-9
-    store: str | None = None  # the run store directory (default: .catdsl/ beside the file)
+    module: Module
+    target: backend.SemanticRef | str
+    options: LawOptions
+
+
+Discharge = Callable[[Law, Context], Verdict]
 
 
 @dataclass(frozen=True)
@@ -34,73 +45,87 @@ class Result:
     seconds: float
 
 
-def discharge(law: Law, options: Options = Options()) -> Result:
+def discharge(law: Law, module: Module, options: LawOptions = LawOptions()) -> Result:
     start = time.perf_counter()
     try:
-        verdict = _decide(law, options)
+        verdict = _decide(law, module, options)
     except backend.BackendError as e:
         verdict = Verdict("error", "backend", witness=f"{e.span}: {e.message}")
     return Result(law, verdict, time.perf_counter() - start)
 
 
-def _target(law: Law):
-    m: Module = law.context["module"]
-    if "functor" in law.context:
-        return m, m.functors[law.context["functor"]].target
-    t = m.transformations[law.context["transformation"]]
-    return m, m.functors[t.source].target
+def target_of(module: Module, law: Law):
+    """The category a law is decided in: its functor's target (a transformation's functors')."""
+    if isinstance(law, FunctorLaw):
+        return module.functors[law.functor].target
+    if isinstance(law, TransformationLaw):
+        return module.functors[module.transformations[law.transformation].source].target
+    raise TypeError(f"{type(law).__name__} names no functor")
 
 
-def _decide(law: Law, options: Options) -> Verdict:
-    m, target = _target(law)
+def table_of(target) -> tuple[str, Mapping[type, Discharge]]:
+    """The discharge table of a target: the free category's, or a semantic category's."""
     if isinstance(target, str):
-        return _decide_free(law, m, m.presentations[target].rewrite_system)
-    factory = backend.load(target.name)
-    hook = getattr(factory, "discharge", None)
-    if hook is None:
-        return Verdict("unknown", target.name, witness=f"{target.name} does not discharge laws yet")
-    return hook(law, target, options)
+        return "knuth-bendix", FREE
+    return target.name, getattr(backend.load(target.name), "discharges", {})
 
 
-def _decide_free(law: Law, m: Module, system: free.RewriteSystem) -> Verdict:
-    kind = law.kind
-    if kind in ("map_id", "map_comp"):
-        # A functor out of a presentation is defined on generators and extended freely, so
-        # identities and composites are preserved by construction.
-        return Verdict("proved", "definition")
-    if kind == "boundary":
-        # elaboration typed the image 2-cell's source and target as F(p) => F(q)
-        return Verdict("proved", "typing")
-    if kind == "interchange":
-        # interchange is an axiom of every 2-category, the presented one included
-        return Verdict("proved", "definition")
-    if kind == "pullback.universal":
-        return _declared_pullback(law, m, system)
-    if kind == "respects":
-        F: Functor = m.functors[law.context["functor"]]
-        if not isinstance(law.lhs, free.Path):
-            return Verdict("unknown", "knuth-bendix",
-                           witness="equations between 2-cells of a presented 2-category are not decided in v0")
-        return _decide_paths(system, image_path(F, law.lhs), image_path(F, law.rhs))
-    if kind == "naturality":
-        t = m.transformations[law.context["transformation"]]
-        F, G = m.functors[t.source], m.functors[t.target]
-        g = law.lhs
-        eta = lambda x: t.components[x].value  # noqa: E731
-        if g.dom not in t.components or g.cod not in t.components:
-            return Verdict("unknown", "knuth-bendix", witness="a component is computed, not given")
-        lhs = free.compose(G.arrows[g.name].value, eta(g.dom))
-        rhs = free.compose(eta(g.cod), F.arrows[g.name].value)
-        return _decide_paths(system, lhs, rhs)
-    return Verdict("unknown", "knuth-bendix",
-                   witness=f"{kind} is not decided for presented categories in v0")
+def _decide(law: Law, module: Module, options: LawOptions) -> Verdict:
+    target = target_of(module, law)
+    via, table = table_of(target)
+    decide = next((table[t] for t in type(law).__mro__ if t in table), None)
+    if decide is None:
+        where = target if isinstance(target, str) else target.name
+        return Verdict("unknown", via, witness=f"{law.kind} is not decided in {where} yet")
+    return decide(law, Context(module, target, options))
 
 
-def _declared_pullback(law: Law, m: Module, system: free.RewriteSystem) -> Verdict:
+# ---- the free category on a presentation --------------------------------------------------------
+
+
+def _system(ctx: Context) -> free.RewriteSystem:
+    return ctx.module.presentations[ctx.target].rewrite_system
+
+
+def _by_definition(law: Law, ctx: Context) -> Verdict:
+    # A functor out of a presentation is defined on generators and extended freely, so
+    # identities and composites are preserved by construction; interchange is an axiom of
+    # every 2-category, the presented one included.
+    return Verdict("proved", "definition")
+
+
+def _typed(law: Law, ctx: Context) -> Verdict:
+    # elaboration typed the image 2-cell's source and target as F(p) => F(q)
+    return Verdict("proved", "typing")
+
+
+def _respects(law: Respects, ctx: Context) -> Verdict:
+    F: Functor = ctx.module.functors[law.functor]
+    eq = law.equation
+    if not isinstance(eq.lhs, free.Path):
+        return Verdict("unknown", "knuth-bendix",
+                       witness="equations between 2-cells of a presented 2-category are not decided in v0")
+    return _decide_paths(_system(ctx), image_path(F, eq.lhs), image_path(F, eq.rhs))
+
+
+def _naturality(law: Naturality, ctx: Context) -> Verdict:
+    m = ctx.module
+    t = m.transformations[law.transformation]
+    F, G = m.functors[t.source], m.functors[t.target]
+    g = law.generator
+    if g.dom not in t.components or g.cod not in t.components:
+        return Verdict("unknown", "knuth-bendix", witness="a component is computed, not given")
+    lhs = free.compose(G.arrows[g.name].value, t.components[g.dom].value)
+    rhs = free.compose(t.components[g.cod].value, F.arrows[g.name].value)
+    return _decide_paths(_system(ctx), lhs, rhs)
+
+
+def _declared_pullback(law: PullbackUniversal, ctx: Context) -> Verdict:
     """A presentation has no limits but those it declares: F's cone is universal when F sends it
     onto a pullback the target declares (same apex, projections and cospan, modulo equations)."""
-    F: Functor = m.functors[law.context["functor"]]
-    pb = law.lhs
+    m, system = ctx.module, _system(ctx)
+    F: Functor = m.functors[law.functor]
+    pb = law.pullback
     target = m.presentations[F.target]
     apex = F.objects[pb.apex].value
     f, g = image_path(F, pb.f), image_path(F, pb.g)
@@ -132,3 +157,14 @@ def _decide_paths(system: free.RewriteSystem, lhs: free.Path, rhs: free.Path) ->
                        witness=f"normal forms differ: `{free.render(d.lhs_normal)}` vs "
                                f"`{free.render(d.rhs_normal)}`")
     return Verdict("unknown", "knuth-bendix", witness=d.reason)
+
+
+FREE: Mapping[type, Discharge] = {
+    MapId: _by_definition,
+    MapComp: _by_definition,
+    Interchange: _by_definition,
+    Boundary: _typed,
+    Respects: _respects,
+    Naturality: _naturality,
+    PullbackUniversal: _declared_pullback,
+}

@@ -12,7 +12,7 @@ VERDICT_STYLE = {"proved": "green", "passed": "green", "refuted": "red", "failed
 
 
 def exit_code(results: list[Result]) -> int:
-    """0 when every law holds, 1 otherwise (LANGUAGE.md §4)."""
+    """0 when every law holds, 1 otherwise (docs/checking.md, "Verdicts and exit codes")."""
     return 0 if all(r.verdict.holds for r in results) else 1
 
 

@@ -1,4 +1,4 @@
-"""The verdict of one obligation (LANGUAGE.md §4)."""
+"""The verdict of one obligation (docs/checking.md, "Verdicts and exit codes")."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ class Verdict:
         return self.status in HOLDS
 
     def word(self) -> str:
-        """The verdict word of LANGUAGE.md §4 (`passed 200` carries its sample count)."""
+        """The verdict word of the report (`passed 200` carries its sample count)."""
         if self.status == "passed" and self.samples is not None:
             return f"passed {self.samples}"
         return self.status

@@ -18,9 +18,10 @@ from catdsl.diagnostics import Diagnostic, DiagnosticError
 from catdsl.semantics import free
 from catdsl.semantics.free import Generator, Path
 from catdsl.semantics.module import (
-    Cell, Declaration, Equation, Functor, Horizontal, Id2, Image, Module, Presentation,
-    Pullback, Rule, Term2, Transformation, Vertical,
+    Analysis, Cell, Declaration, Equation, Functor, Horizontal, Id2, Image, Module, Presentation,
+    Pullback, Rule, Subject, Sweep, Term2, Transformation, Vertical,
 )
+from catdsl.semantics.interpret import FREE, Images, interpret
 from catdsl.span import Span
 from catdsl.syntax import ast as A
 from catdsl.syntax import printer
@@ -59,6 +60,8 @@ class _Scope:
     declarations: list[Declaration] = field(default_factory=list)
     checks: list[A.CheckDecl] = field(default_factory=list)
     sources: dict[str, str] = field(default_factory=dict)
+    sweeps: dict[str, Sweep] = field(default_factory=dict)
+    analyses: list[Analysis] = field(default_factory=list)
 
 
 class Elaborator:
@@ -138,14 +141,20 @@ class Elaborator:
                     except _Failed:
                         self.scope.broken.add(stmt.name.id)
                         raise
-            case A.DataDecl() | A.ModelDecl() | A.SweepDecl() | A.TransferDecl():
+            case A.DataDecl() | A.ModelDecl():
                 kind = type(stmt).__name__.removesuffix("Decl").lower()
                 if self.declare_global(stmt.name, kind):
                     self.scope.declarations.append(Declaration(kind, stmt.name.id, stmt, stmt.span))
-            case A.AnalysisDecl():
-                if stmt.name is None or self.declare_global(stmt.name, stmt.kind):
-                    self.scope.declarations.append(Declaration(
-                        stmt.kind, stmt.name.id if stmt.name else None, stmt, stmt.span))
+            case A.SweepDecl():
+                if self.declare_global(stmt.name, "sweep"):
+                    self.scope.declarations.append(Declaration("sweep", stmt.name.id, stmt, stmt.span))
+                    sweep = self.sweep(stmt)
+                    if sweep is not None:
+                        self.scope.sweeps[sweep.name] = sweep
+            case A.AnalysisDecl() | A.TransferDecl():
+                kind = stmt.kind if isinstance(stmt, A.AnalysisDecl) else "transfer"
+                if stmt.name is None or self.declare_global(stmt.name, kind):
+                    self.scope.analyses.append(self.analysis(stmt, kind))
             case A.CheckDecl():
                 for t in stmt.targets:
                     head = t.id if isinstance(t, A.Name) else t.parts[0] if isinstance(t, A.QualName) else None
@@ -192,6 +201,84 @@ class Elaborator:
             self._done.add(key)
             return
         self.file(tree, shown)
+
+    # -- sweeps and analyses
+    def sweep(self, stmt: A.SweepDecl) -> Sweep | None:
+        """`sweep S = F.g over …`: `F` must be a declared functor; whether it is one into Param
+        with a generator `g` is the learning backend's to say (E404)."""
+        base = stmt.base
+        if not (isinstance(base, A.QualName) and len(base.parts) == 2):
+            return None
+        fname, gname = base.parts
+        if not self.declared_as(fname, ("functor",), base.span, "a sweep runs a generator of a functor"):
+            return None
+        return Sweep(stmt.name.id, fname, gname, stmt.bindings, span=stmt.span)
+
+    def declared_as(self, name: str, kinds: tuple[str, ...], span: Span, why: str) -> bool:
+        """Whether `name` is declared as one of `kinds` (E201 / E222 otherwise; silent when its
+        own declaration already failed)."""
+        kind = self.scope.kinds.get(name)
+        if name in self.scope.broken:
+            return False
+        if kind is None:
+            self.error("E201", f"`{name}` is not declared", span, *_did_you_mean(name, self.scope.names))
+            return False
+        if kind not in kinds:
+            self.error("E222", f"`{name}` is a {kind}, not a {' or '.join(kinds)}", span, why)
+            return False
+        return True
+
+    def analysis(self, stmt: A.AnalysisDecl | A.TransferDecl, kind: str) -> Analysis:
+        """Resolve an analysis statement's subject and split its method into name and options."""
+        if isinstance(stmt, A.TransferDecl):
+            method_expr, subject_expr = stmt.value, None
+        else:
+            method_expr, subject_expr = stmt.method, stmt.subject
+        method, arguments = self.method(method_expr, kind)
+        if subject_expr is None:  # transfer: the subject is the source it pulls back
+            subject_expr = dict(arguments).get("source")
+            if subject_expr is None:
+                raise self.error("E222", f"`transfer {stmt.name.id}` names no `source`", method_expr.span,
+                                 "write `transfer T = pullback(source = Run.f, along = adapter(rank = 4), data = D)`")
+        subject = self.subject(subject_expr, kind)
+        name = stmt.name.id if stmt.name is not None else None
+        return Analysis(kind, name, subject, method, arguments, stmt, span=stmt.span)
+
+    def method(self, e: A.Expr, kind: str) -> tuple[str, tuple[tuple[str, A.Expr], ...]]:
+        if isinstance(e, A.Name):
+            return e.id, ()
+        if isinstance(e, A.Call) and isinstance(e.func, A.Name):
+            if e.positional:
+                raise self.error("E222", f"the options of `{e.func.id}` are named", e.positional[0].span,
+                                 f"write `{e.func.id}(name = value, …)`")
+            return e.func.id, tuple((k.name, k.value) for k in e.args)
+        raise self.error("E222", f"`{_text(e)}` is not a method of `{kind}`", e.span,
+                         "write a method with named options, e.g. `homotopy(level = 0.05)`")
+
+    def subject(self, e: A.Expr, kind: str) -> Subject:
+        """A sweep, a functor, `F.x` (an object or generator of F's source), or a semantic
+        category value such as `Paths(loss = …)`."""
+        why = f"`{kind}` is of a sweep, a functor, `F.x` or a category value such as `Paths(loss = …)`"
+        match e:
+            case A.Name(id=n) if n not in self.scope.kinds and backend.is_semantic(n):
+                return Subject("category", n, category=backend.SemanticRef(n, span=e.span), span=e.span)
+            case A.Call(func=A.Name(id=n)) if n not in self.scope.kinds and backend.is_semantic(n):
+                ref = backend.SemanticRef(n, e.positional, tuple(e.keywords.items()), span=e.span)
+                return Subject("category", n, category=ref, span=e.span)
+            case A.Name(id=n):
+                if not self.declared_as(n, ("sweep", "functor"), e.span, why):
+                    raise _Failed()
+                return Subject(self.scope.kinds[n], n, span=e.span)
+            case A.QualName(parts=(f, x)):
+                if not self.declared_as(f, ("functor",), e.span, why):
+                    raise _Failed()
+                F = self.scope.functors.get(f)
+                source = self.scope.presentations.get(F.source) if F and isinstance(F.source, str) else None
+                if source is not None and x not in source.objects and x not in source.generator:
+                    raise self.error("E201", f"`{F.source}` has no object or generator `{x}`", e.span,
+                                     *_did_you_mean(x, [*source.objects, *source.generator]))
+                return Subject("part", f, part=x, span=e.span)
+        raise self.error("E222", f"`{_text(e)}` cannot be the subject of `{kind}`", e.span, why)
 
     # -- presentations
     def category(self, decl: A.CategoryDecl) -> Presentation:
@@ -780,10 +867,8 @@ def _computes_objects(target) -> bool:
 
 
 def _apply(path: Path, images: dict[str, Path], objects: dict[str, Image]) -> Path:
-    acc = free.identity(objects[path.dom].value)
-    for g in path.word:
-        acc = free.compose(images[g], acc)
-    return acc
+    """The image of a source path under the images of generators given so far."""
+    return interpret(Images(FREE, {x: img.value for x, img in objects.items()}, images), path)
 
 
 def _objects_of(where: str, objects: list[str]) -> str:
@@ -858,7 +943,7 @@ def elaborate(tree: A.SourceFile, file: str, text: str | None = None) -> Module:
         raise err
     s = el.scope
     return Module(file, tuple(s.params), s.presentations, s.functors, s.transformations,
-                  tuple(s.declarations), tuple(s.checks), s.sources)
+                  tuple(s.declarations), tuple(s.checks), s.sources, s.sweeps, tuple(s.analyses))
 
 
 def load(path: str) -> Module:

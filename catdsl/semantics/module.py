@@ -209,13 +209,55 @@ class Transformation:
 
 @dataclass(frozen=True)
 class Declaration:
-    """A learning or analysis statement (`data`, `model`, `sweep`, `classes`, …) kept as written;
-    the torch backend interprets it."""
+    """A learning statement (`data`, `model`, `sweep`, `transfer`) as written; the torch backend
+    interprets its value. Sweeps and analyses are also kept resolved (`Sweep`, `Analysis`)."""
 
     kind: str
     name: str | None
     statement: A.Statement
     span: Span = _span()
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """`sweep S = F.g over x in …`: runs of the generator `g` of the functor `F`, one per binding."""
+
+    name: str
+    functor: str
+    generator: str
+    bindings: tuple[A.Binding, ...]
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class Subject:
+    """What an analysis is of, resolved: a sweep, a functor, a part of a functor's source
+    (`Run.X`, `F.f`: `part` names the object or generator), or a semantic category value."""
+
+    kind: str  # "sweep" | "functor" | "part" | "category"
+    name: str  # the sweep, functor, or semantic category
+    part: str | None = None
+    category: SemanticRef | None = None
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """`classes C of S by homotopy(level = 0.05)`, `persistence P of S by landscape(…)`,
+    `transfer T = pullback(source = Run.f, …)`, resolved: the subject is a declared thing and
+    the method is split into its name and keyword arguments. Handlers registered under the
+    entry-point group `catdsl.analyses` give it a meaning (`catdsl.analysis`)."""
+
+    kind: str  # "classes" | "persistence" | "transfer"
+    name: str | None
+    subject: Subject
+    method: str
+    arguments: tuple[tuple[str, A.Expr], ...]
+    statement: A.Statement
+    span: Span = _span()
+
+    def argument(self, key: str) -> A.Expr | None:
+        return dict(self.arguments).get(key)
 
 
 @dataclass(frozen=True)
@@ -228,5 +270,7 @@ class Module:
     declarations: tuple[Declaration, ...]
     checks: tuple[A.CheckDecl, ...]
     sources: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+    sweeps: dict[str, Sweep] = field(default_factory=dict)
+    analyses: tuple[Analysis, ...] = ()
     # Per-module caches of backends (interpretations, run sessions), keyed by their owner.
     memo: dict = field(default_factory=dict, compare=False, repr=False)

@@ -80,19 +80,7 @@ def chains(draw, length):
     return out
 
 
-@QUICK
-@given(chains(3))
-def test_composition_is_associative(fs):
-    f, g, h = fs
-    assert S.equal(S.compose(h, S.compose(g, f)), S.compose(S.compose(h, g), f)).status == "proved"
-
-
-@QUICK
-@given(chains(1))
-def test_identities_are_units(fs):
-    (f,) = fs
-    assert S.equal(S.compose(f, S.identity(f.dom)), f).status == "proved"
-    assert S.equal(S.compose(S.identity(f.cod), f), f).status == "proved"
+# Associativity and the unit laws: tests/symbolic/test_category_axioms.py, for every category.
 
 
 @QUICK

@@ -78,13 +78,18 @@ def test_a_structure_condition_with_threshold_zero_fails(tmp_path, capsys):
     assert code == 1
 
 
-def test_bad_check_options_are_errors(tmp_path, capsys):
-    code, laws = check(write(tmp_path, extra="check L.structure with k = 0\ncheck L.map_id with speed = 1"),
-                       capsys)
-    assert {o["verdict"] for o in laws.values()} == {"error"}
-    assert "k must be a positive integer" in laws["L.structure[warm]"]["witness"]
-    assert "speed" in laws["L.map_id[init]"]["witness"]
-    assert code == 1
+def test_bad_check_options_are_static_errors(tmp_path, capsys):
+    """Options are validated against the laws they reach before anything trains (exit 2)."""
+    path = write(tmp_path, extra="check L.structure with k = 0\ncheck L.map_id with speed = 1\n"
+                                 "check L with k = 3\ncheck L.structure with tol = 2")
+    assert main(["check", "--store", str(tmp_path / "store"), str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "`k` must be a positive integer, not 0" in err
+    assert "`speed` is not an option of `L.map_id`" in err
+    # k is the structure condition's own option: `check L` does not reach it
+    assert "`k` is not an option of `L`" in err and "check L.structure with k = …" in err
+    assert "violation rate in [0, 1], not 2" in err
+    assert not (tmp_path / "store").exists() or not any((tmp_path / "store").rglob("*.safetensors"))
 
 
 def test_L_respects_is_refuted_when_the_sides_train_differently(tmp_path, capsys):
