@@ -36,12 +36,9 @@ class AnalysisHandler(Protocol):
 
 def registry() -> dict[str, str]:
     """Analysis kind -> "module:attribute" of its handler."""
-    try:
-        from importlib.metadata import entry_points
+    from catdsl.backend import entry_points_of
 
-        return {ep.name: ep.value for ep in entry_points(group=GROUP)}
-    except Exception:  # a broken third-party distribution must not break the language
-        return {}
+    return entry_points_of(GROUP)
 
 
 @lru_cache(maxsize=None)

@@ -14,25 +14,6 @@ from typing import Any, Protocol, runtime_checkable
 from catdsl.span import Span
 from catdsl.syntax import ast as A
 
-# Built-in names, so a source checkout that was never pip-installed still resolves them.
-_BUILTIN = {
-    "Vect": "backends.symbolic.laws:Vect",
-    "FinSet": "backends.symbolic.laws:FinSet",
-    "Smooth": "backends.symbolic.laws:Smooth",
-    "Paths": "backends.symbolic.laws:Paths",
-    "Param": "backends.torch.param:Param",
-    "Rep": "backends.torch.rep:Rep",
-}
-
-# What `catdsl compile | run | runs` call; a backend distribution provides them through the
-# entry-point group `catdsl.commands`, so the CLI never imports a backend by name.
-_COMMANDS = {
-    "compile": "backends.torch.commands:compile_file",
-    "run": "backends.torch.commands:run_file",
-    "runs": "backends.run.commands:list_runs",
-}
-
-
 @dataclass(frozen=True)
 class SemanticRef:
     """A semantic category named in a file, with its arguments: `Paths(loss = …, level = 2)`."""
@@ -115,31 +96,33 @@ class HasGenericFunctors(Protocol):
     def transformation(self, F: Any, G: Any, rules: list, env: Any, name: str) -> Any: ...
 
 
-def registry() -> dict[str, str]:
-    """Name -> "module:attribute" for every known semantic category."""
-    found = dict(_BUILTIN)
+@lru_cache(maxsize=None)
+def entry_points_of(group: str) -> dict[str, str]:
+    """Name -> "module:attribute" for every entry point of `group`. pyproject.toml is the one
+    list of what this distribution provides: `catdsl.backends` (semantic categories),
+    `catdsl.commands` (`compile`, `run`, `runs`), `catdsl.analyses` (analysis handlers)."""
     try:
         from importlib.metadata import entry_points
 
-        for ep in entry_points(group="catdsl.backends"):
-            found[ep.name] = ep.value
+        return {ep.name: ep.value for ep in entry_points(group=group)}
     except Exception:  # a broken third-party distribution must not break the language
-        pass
-    return found
+        return {}
+
+
+def registry() -> dict[str, str]:
+    """Name -> "module:attribute" for every known semantic category."""
+    return entry_points_of("catdsl.backends")
 
 
 def command(name: str) -> Any:
     """The implementation of `catdsl NAME` for commands that need an execution backend."""
     import importlib
 
-    target = dict(_COMMANDS)
-    try:
-        from importlib.metadata import entry_points
-
-        target.update({ep.name: ep.value for ep in entry_points(group="catdsl.commands")})
-    except Exception:
-        pass
-    module, _, attr = target[name].partition(":")
+    target = entry_points_of("catdsl.commands").get(name)
+    if target is None:
+        raise LookupError(f"no installed backend provides `catdsl {name}`: install catdsl with "
+                          "its backends (`pip install -e .` in the source tree, as `make` does)")
+    module, _, attr = target.partition(":")
     return getattr(importlib.import_module(module), attr)
 
 

@@ -1,4 +1,4 @@
-"""The run store (DESIGN.md §5): finished jobs, their tensors, curves and check verdicts.
+"""The run store (docs/architecture.md, "The run store"): finished jobs, their tensors, curves and check verdicts.
 
 One directory, by default `.catdsl/` beside the `.cat` file, that needs no server:
 

@@ -1,4 +1,4 @@
-"""The exact semantic categories Vect, FinSet, Smooth and Paths (LANGUAGE.md §3.1), in sympy.
+"""The exact semantic categories Vect, FinSet, Smooth and Paths (docs/language.md §7, docs/checking.md), in sympy.
 
 The names resolve lazily, so importing this package (as the backend registry does to list
 entry points) costs nothing until a category is used.
@@ -10,7 +10,7 @@ from importlib import import_module
 from typing import Any
 
 _HOME = {
-    "Vect": "backends.symbolic.vect",
+    "Vect": "backends.symbolic.generic",  # with generic functors given by rules
     "FinSet": "backends.symbolic.finset",
     "Smooth": "backends.symbolic.smooth",
     "Paths": "backends.symbolic.paths",

@@ -69,7 +69,7 @@ class Function:
 
 
 class FinSet:
-    """The semantic category `FinSet` (LANGUAGE.md §3.1)."""
+    """The semantic category `FinSet` (docs/language.md §7, docs/checking.md)."""
 
     name = "FinSet"
 

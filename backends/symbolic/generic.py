@@ -1,4 +1,4 @@
-"""Generic functors and transformations on Vect, given by rules (LANGUAGE.md §3.2).
+"""Generic functors and transformations on Vect, given by rules (docs/language.md §6).
 
 `R^n |-> R^(2*n)` with `m |-> m (+) m` is a functor on all of Vect; its laws quantify over
 every dimension and every matrix. They are proved with matrices of symbolic size
@@ -17,6 +17,7 @@ algebra cannot decide is never counted as agreeing: the verdict is then `unknown
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import sympy
@@ -25,9 +26,10 @@ from sympy import Identity, ImmutableMatrix, MatMul, MatrixSymbol
 from backends.symbolic import blocks
 from backends.symbolic.build import Env
 from backends.symbolic.check import Check, search
-from backends.symbolic.notation import cat_text
+from backends.symbolic import vect
 from backends.symbolic.decide import is_zero
-from backends.symbolic.vect import (ENTRY_RANGE, Space, Vect, as_matrix, evaluate,
+from backends.symbolic.notation import cat_text
+from backends.symbolic.vect import (ENTRY_RANGE, Space, as_matrix, evaluate,
                                     identity_matrix, is_object_pattern, same, size_text)
 
 # Dimensions drawn by the property route when the block algebra is silent: every n in this
@@ -36,6 +38,7 @@ from backends.symbolic.vect import (ENTRY_RANGE, Space, Vect, as_matrix, evaluat
 DIM_RANGE = (1, 6)
 from catdsl.backend import BackendError
 from catdsl.laws.verdict import Verdict
+from catdsl.span import NOWHERE
 from catdsl.syntax import ast as A
 
 
@@ -77,7 +80,7 @@ class GenericFunctor:
 
     def on_dim(self, n: Any) -> Any:
         """F(R^n) as a dimension."""
-        return Vect().object(self.object_image, self.env.bind(**{self.size_name: n})).dim
+        return vect.Vect().object(self.object_image, self.env.bind(**{self.size_name: n})).dim
 
     def on_matrix(self, m: Any) -> Any:
         """F(m) as a matrix (explicit for an explicit m, symbolic for a MatrixSymbol)."""
@@ -296,3 +299,36 @@ def _not_shown() -> Verdict:
 
 
 __all__ = ["GenericFunctor", "GenericTransformation"]
+
+
+class Vect(vect.Vect):
+    """`Vect` with generic functors and transformations given by rules (`HasGenericFunctors`):
+    the category the registry and `backends.symbolic.Vect` name."""
+
+    def functor(self, mappings: Sequence[A.Mapping], env: Env, name: str = "F"
+                ) -> "GenericFunctor":
+        """A functor Vect -> Vect from its two rules, `R^n |-> …` and `m |-> …`."""
+        objects = [m for m in mappings if is_object_pattern(m.source)]
+        arrows = [m for m in mappings if isinstance(m.source, A.Name)]
+        for m in mappings:
+            if m not in objects and m not in arrows:
+                raise BackendError("E312", "a generic rule maps `R^n` or a morphism variable `m`",
+                                   m.source.span)
+        if len(objects) != 1 or len(arrows) != 1:
+            raise BackendError(
+                "E312", f"a functor on Vect needs one object rule and one morphism rule, "
+                f"not {len(objects)} and {len(arrows)}",
+                (mappings[0].span if mappings else NOWHERE),
+                hints=("write `R^n |-> R^(2*n)` and `m |-> m (+) m`",))
+        o, m = objects[0], arrows[0]
+        return GenericFunctor((o.source, o.image), (m.source, m.image), env, name)
+
+    def transformation(self, source: "GenericFunctor", target: "GenericFunctor",
+                       mappings: Sequence[A.Mapping], env: Env, name: str = "eta"
+                       ) -> "GenericTransformation":
+        """A transformation between generic functors from its rule `R^n |-> component`."""
+        if len(mappings) != 1 or not is_object_pattern(mappings[0].source):
+            raise BackendError("E312", "a transformation on Vect has one rule, `R^n |-> …`",
+                               mappings[0].source.span if mappings else NOWHERE)
+        m = mappings[0]
+        return GenericTransformation(source, target, (m.source, m.image), env, name)

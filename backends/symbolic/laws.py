@@ -29,7 +29,7 @@ from catdsl.semantics import free
 from catdsl.semantics.interpret import Images, interpret
 from catdsl.semantics.module import Module
 
-from backends.symbolic import finset, paths, smooth, vect
+from backends.symbolic import finset, generic, paths, smooth
 from backends.symbolic.build import Env
 from backends.symbolic.check import Check
 
@@ -43,10 +43,7 @@ class Endpoints(FunctorLaw):
 
     generator: str
     kind = "endpoints"
-
-    @property
-    def name(self) -> str:
-        return f"{self.functor}.endpoints[{self.generator}]"
+    template = "{functor}.endpoints[{generator}]"
 
 
 @dataclass(frozen=True)
@@ -55,10 +52,7 @@ class LowLoss(FunctorLaw):
 
     image: str
     kind = "low_loss"
-
-    @property
-    def name(self) -> str:
-        return f"{self.functor}.low_loss[{self.image}]"
+    template = "{functor}.low_loss[{image}]"
 
 
 # ---- interpretation ----------------------------------------------------------------------------
@@ -291,7 +285,7 @@ def _hooks(base, discharges):
     })
 
 
-Vect = _hooks(vect.Vect, DISCHARGES)
+Vect = _hooks(generic.Vect, DISCHARGES)
 FinSet = _hooks(finset.FinSet, DISCHARGES)
 Smooth = _hooks(smooth.Smooth, DISCHARGES)
 Paths = _hooks(paths.Paths, PATHS)

@@ -78,7 +78,7 @@ class SmoothMap:
 
 
 class Smooth:
-    """The semantic category `Smooth` (LANGUAGE.md §3.1)."""
+    """The semantic category `Smooth` (docs/language.md §7, docs/checking.md)."""
 
     name = "Smooth"
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import sympy
 from sympy import (BlockDiagMatrix, BlockMatrix, Identity, ImmutableMatrix, MatMul, MatrixBase,
@@ -38,9 +38,6 @@ from catdsl.backend import BackendError, SemanticRef
 from catdsl.laws.verdict import Verdict
 from catdsl.span import NOWHERE, Span
 from catdsl.syntax import ast as A
-
-if TYPE_CHECKING:
-    from backends.symbolic.generic import GenericFunctor, GenericTransformation
 
 # Drawn entries and dimensions of the property route: small, so shrunk witnesses are readable.
 ENTRY_RANGE = (-3, 3)
@@ -78,7 +75,7 @@ class Linear:
 
 
 class Vect:
-    """The semantic category `Vect` (LANGUAGE.md §3.1)."""
+    """The semantic category `Vect` (docs/language.md §7, docs/checking.md)."""
 
     name = "Vect"
 
@@ -193,40 +190,6 @@ class Vect:
                     f"the cone (R^1, {cat_text(w[:a, :])}, {cat_text(w[a:, :])}) commutes "
                     f"but has no mediating map"))
         return _random_cones(S, kernel, a, dim, how)
-
-    # ---- generic functors and transformations (LANGUAGE.md §3.2) ----------------------------
-
-    def functor(self, mappings: Sequence[A.Mapping], env: Env, name: str = "F"
-                ) -> "GenericFunctor":
-        """A functor Vect -> Vect from its two rules, `R^n |-> …` and `m |-> …`."""
-        objects = [m for m in mappings if is_object_pattern(m.source)]
-        arrows = [m for m in mappings if isinstance(m.source, A.Name)]
-        for m in mappings:
-            if m not in objects and m not in arrows:
-                raise BackendError("E312", "a generic rule maps `R^n` or a morphism variable `m`",
-                                   m.source.span)
-        if len(objects) != 1 or len(arrows) != 1:
-            raise BackendError(
-                "E312", f"a functor on Vect needs one object rule and one morphism rule, "
-                f"not {len(objects)} and {len(arrows)}",
-                (mappings[0].span if mappings else NOWHERE),
-                hints=("write `R^n |-> R^(2*n)` and `m |-> m (+) m`",))
-        from backends.symbolic.generic import GenericFunctor
-
-        o, m = objects[0], arrows[0]
-        return GenericFunctor((o.source, o.image), (m.source, m.image), env, name)
-
-    def transformation(self, source: "GenericFunctor", target: "GenericFunctor",
-                       mappings: Sequence[A.Mapping], env: Env, name: str = "eta"
-                       ) -> "GenericTransformation":
-        """A transformation between generic functors from its rule `R^n |-> component`."""
-        if len(mappings) != 1 or not is_object_pattern(mappings[0].source):
-            raise BackendError("E312", "a transformation on Vect has one rule, `R^n |-> …`",
-                               mappings[0].source.span if mappings else NOWHERE)
-        from backends.symbolic.generic import GenericTransformation
-
-        m = mappings[0]
-        return GenericTransformation(source, target, (m.source, m.image), env, name)
 
 
 # ---- deciding matrix equations -----------------------------------------------------------

@@ -1,1 +1,2 @@
-"""The torch backend: Param, Rep and Dom as training, features and transfer (DESIGN.md §4)."""
+"""The torch backend: Param and Rep as training and features, their job kinds and optimizers
+(docs/architecture.md, "Jobs, plans and executors" and "Optimizers")."""

@@ -36,10 +36,7 @@ class UniqueState(FunctorLaw):
     obj: str
     generators: tuple[str, ...]
     kind = "unique_state"
-
-    @property
-    def name(self) -> str:
-        return f"{self.functor}.unique_state[{self.obj}]"
+    template = "{functor}.unique_state[{obj}]"
 
 
 @dataclass(frozen=True)
@@ -49,14 +46,11 @@ class SweepEnsemble(FunctorLaw):
 
     sweep: str
     kind = "sweep.ensemble"
+    template = "{sweep}.ensemble"
 
     @property
     def owner(self) -> str:
         return self.sweep
-
-    @property
-    def name(self) -> str:
-        return f"{self.sweep}.ensemble"
 
 
 class Param:

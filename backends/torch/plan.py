@@ -12,6 +12,7 @@ from backends.run.plan import Job, Plan
 from backends.torch import jobs
 from backends.torch.jobs import checkpoints_of, features_of, init_job, train_job
 from backends.torch.program import object_paths, sweep_source
+from catdsl import analysis
 from catdsl.semantics import free
 
 # The job kinds a torch plan holds; a new kind is a module of its own and a name here.
@@ -74,7 +75,8 @@ def features_job(plan: Plan, program, rep, train: Job) -> Job:
 
 def compile_program(program) -> Plan:
     """Every object state of every Param functor, each computed once; every sweep member; the
-    feature path of every generator under every Rep functor."""
+    feature path of every generator under every Rep functor; then the jobs each analysis's
+    handler adds (`catdsl.analysis`, docs/architecture.md "Analyses")."""
     plan = Plan()
     for lf in program.functors.values():
         states = {}
@@ -91,4 +93,8 @@ def compile_program(program) -> Plan:
         lf = program.functors[rep.base]
         plan.index[rep.name] = {g.name: features_job(plan, program, rep, generator_job(plan, lf, g.name)).key
                                 for g in lf.presentation.generators if g.name in lf.segments}
+    for a in program.module.analyses:
+        handler = analysis.handler(a.kind)
+        if handler is not None:
+            handler.jobs(plan, program, a)
     return plan

@@ -267,6 +267,25 @@ def _schedule(e: A.Expr):
         raise _Problem("E404", f"schedule `{text_of(e)}`: {err}", e.span) from None
 
 
+def _known_keywords(name: str, call: A.Expr) -> None:
+    """An optimizer keyword its registry entry does not take is E404 at that keyword."""
+    import difflib
+
+    from backends.torch.optimizers import OPTIMIZERS, SEGMENT
+
+    if name not in OPTIMIZERS or not isinstance(call, A.Call):
+        return  # an unknown optimizer: the spec says so, with the list of optimizers
+    entry = OPTIMIZERS[name]
+    takes = (*entry.takes, *SEGMENT)
+    reads = [n for n in takes if n not in entry.ignores]  # accepted but unused ones are not advertised
+    for kw in call.args:
+        if isinstance(kw, A.Keyword) and kw.name not in takes:
+            close = difflib.get_close_matches(kw.name, reads, n=1)
+            raise _Problem("E404", f"`{name}` has no hyperparameter `{kw.name}`", kw.span,
+                           *(f"did you mean `{close[0]}`?",) if close else (),
+                           f"`{name}` takes {', '.join(reads)}")
+
+
 def _call(e: A.Expr) -> tuple[str, tuple, dict, A.Expr]:
     if isinstance(e, A.Name):
         return e.id, (), {}, e
@@ -308,7 +327,7 @@ def _learning_functor(module: Module, F: Functor, data, models, limits: Limits, 
     from backends.torch.data import DataError
     from backends.torch.models import ShapeError, parameter_count
     from backends.torch.optimizers import hint as optimizer_hint
-    from backends.torch.segment import LOSS_NAMES, SCHEDULES, OptimizerSpec
+    from backends.torch.segment import LOSS_NAMES, OptimizerSpec
 
     ref: SemanticRef = F.target
     if len(ref.args) != 2 or not all(isinstance(a, A.Name) for a in ref.args):
@@ -386,6 +405,7 @@ def _learning_functor(module: Module, F: Functor, data, models, limits: Limits, 
                     kwargs[key] = int(kwargs[key])
             if sched is not None:
                 kwargs["schedule"] = _schedule(sched)
+            _known_keywords(name, expr)
             spec = OptimizerSpec.of(name, **kwargs)
         except _Problem as e:
             problems.append(e.diagnostic)

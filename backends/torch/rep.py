@@ -54,10 +54,7 @@ class Structure(FunctorLaw):
     # only statements naming `L.structure` set these: `check L with tol = …` is meant for L's
     # equalities, and a tolerance of 1e-9 on a violation rate would fail every run
     own_options = ("tol", "k")
-
-    @property
-    def name(self) -> str:
-        return f"{self.functor}.structure[{self.generator}]"
+    template = "{functor}.structure[{generator}]"
 
     @classmethod
     def check_option(cls, option: str, value: object) -> str | None:

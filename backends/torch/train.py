@@ -7,7 +7,7 @@ of the state and the updates are written over plain tensors (`updates.py`), so o
 
     train(train(s, k epochs), m epochs)  ==  train(s, k + m epochs)      bit for bit,
 
-which is the law `cool . warm = full` of LANGUAGE.md §5. Updates are out of place: a state's
+which is the law `cool . warm = full` of docs/language.md §8.2. Updates are out of place: a state's
 tensors are never mutated after it is made, so states and checkpoints share storage safely.
 """
 

@@ -16,10 +16,7 @@ class MapId(FunctorLaw):
 
     obj: str
     kind = "map_id"
-
-    @property
-    def name(self) -> str:
-        return f"{self.functor}.map_id[{self.obj}]"
+    template = "{functor}.map_id[{obj}]"
 
 
 @dataclass(frozen=True)
@@ -29,10 +26,7 @@ class MapComp(FunctorLaw):
     f: str
     g: str
     kind = "map_comp"
-
-    @property
-    def name(self) -> str:
-        return f"{self.functor}.map_comp[{self.f}, {self.g}]"
+    template = "{functor}.map_comp[{f}, {g}]"
 
 
 @dataclass(frozen=True)
@@ -55,10 +49,7 @@ class GenericMapId(FunctorLaw):
     """A functor given by rules with pattern variables preserves every identity."""
 
     kind = "map_id"
-
-    @property
-    def name(self) -> str:
-        return f"{self.functor}.map_id"
+    template = "{functor}.map_id"
 
 
 @dataclass(frozen=True)
@@ -66,10 +57,7 @@ class GenericMapComp(FunctorLaw):
     """A functor given by rules with pattern variables preserves every composite."""
 
     kind = "map_comp"
-
-    @property
-    def name(self) -> str:
-        return f"{self.functor}.map_comp"
+    template = "{functor}.map_comp"
 
 
 @dataclass(frozen=True)
@@ -78,10 +66,7 @@ class Naturality(TransformationLaw):
 
     generator: Generator
     kind = "naturality"
-
-    @property
-    def name(self) -> str:
-        return f"{self.transformation}.naturality[{self.generator.name}]"
+    template = "{transformation}.naturality[{generator.name}]"
 
 
 @dataclass(frozen=True)
@@ -89,7 +74,4 @@ class GenericNaturality(TransformationLaw):
     """A transformation between generic functors, given by a component rule, is natural."""
 
     kind = "naturality.generic"
-
-    @property
-    def name(self) -> str:
-        return f"{self.transformation}.naturality"
+    template = "{transformation}.naturality"

@@ -6,15 +6,16 @@ grouped in modules by the theory that implies it: `category` (functors, transfor
 endpoints and low loss; Param: unique states, sweeps; Rep: the structure condition). A category
 decides a kind by registering `{law type: discharge function}` (see `catdsl.laws.discharge`).
 
-The class attributes say how `check … with …` applies to the kind: `options` are the names it
-accepts, `own_options` those that only a check naming the kind itself sets (`check L.structure
-with tol = 0.8` but not `check L with tol = 1e-9`), and `check_option` rejects values the kind
-cannot use. `kind` is the stable name the JSON report prints.
+The class attributes name the law (`template`, formatted with its fields) and say how
+`check … with …` applies to the kind: `options` are the names it accepts, `own_options` those
+that only a check naming the kind itself sets (`check L.structure with tol = 0.8` but not
+`check L with tol = 1e-9`), and `check_option` rejects values the kind cannot use. `kind` is
+the stable name the JSON report prints.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import ClassVar
 
 from catdsl.span import Span
@@ -31,6 +32,8 @@ class Law:
     span: Span = field(kw_only=True, compare=False, repr=False)
 
     kind: ClassVar[str] = "law"
+    # the law's name from its fields, e.g. "{functor}.map_comp[{f}, {g}]"
+    template: ClassVar[str] = ""
     options: ClassVar[tuple[str, ...]] = COMMON_OPTIONS
     own_options: ClassVar[tuple[str, ...]] = ()
 
@@ -42,7 +45,7 @@ class Law:
     @property
     def name(self) -> str:
         """The law's name in reports and in `check`/`--only` selections: `F.map_comp[f, g]`."""
-        raise NotImplementedError
+        return self.template.format_map({f.name: getattr(self, f.name) for f in fields(self)})
 
     @classmethod
     def check_option(cls, option: str, value: object) -> str | None:

@@ -15,7 +15,4 @@ class PullbackUniversal(FunctorLaw):
 
     pullback: Pullback
     kind = "pullback.universal"
-
-    @property
-    def name(self) -> str:
-        return f"{self.functor}.pullback[{self.pullback.apex}].universal"
+    template = "{functor}.pullback[{pullback.apex}].universal"

@@ -1,12 +1,10 @@
 """Smooth: lambdas composed by substitution; simplify proves, property tests find points."""
 
 import pytest
-from hypothesis import given, settings, strategies as st
 
 from backends.symbolic import Check, Env, Smooth
 from backends.symbolic.smooth import Euclidean
 from catdsl.backend import BackendError
-from catdsl.syntax import ast as A
 from cat_values import value
 
 S = Smooth()
@@ -67,41 +65,6 @@ def test_unknown_names_in_a_body():
     assert err.value.code == "E301" and "`x`" in err.value.hints[0]
 
 
-# ---- laws, as property tests over random polynomial maps ---------------------------------
-
-coeffs = st.integers(-3, 3)
+# Associativity and the unit laws: tests/symbolic/test_category_axioms.py, for every category.
 
 
-@st.composite
-def polynomial_map(draw, n, m):
-    """A lambda R^n -> R^m, as an AST: each component c0 + Σ ci * xi + c * x1 * xn."""
-    names = [A.Name(f"x{i}") for i in range(n)]
-    comps = []
-    for _ in range(m):
-        term = A.Number(str(draw(st.integers(0, 3))))
-        for x in names:
-            term = A.BinOp("+", term, A.BinOp("*", A.Number(str(abs(draw(coeffs)))), x))
-        term = A.BinOp("+", term, A.BinOp("*", names[0], names[-1]))
-        comps.append(term)
-    body = comps[0] if m == 1 else A.Tuple(tuple(comps))
-    return S.morphism(A.Lambda(tuple(names), body), Euclidean(n), Euclidean(m), Env())
-
-
-QUICK = settings(max_examples=15, deadline=None, database=None)
-dims = st.integers(1, 2)
-
-
-@QUICK
-@given(st.data())
-def test_composition_is_associative(data):
-    a, b, c, d = (data.draw(dims) for _ in range(4))
-    f, g, h = (data.draw(polynomial_map(x, y)) for x, y in ((a, b), (b, c), (c, d)))
-    assert S.equal(S.compose(h, S.compose(g, f)), S.compose(S.compose(h, g), f)).status == "proved"
-
-
-@QUICK
-@given(st.data())
-def test_identities_are_units(data):
-    f = data.draw(polynomial_map(data.draw(dims), data.draw(dims)))
-    assert S.equal(S.compose(f, S.identity(f.dom)), f).status == "proved"
-    assert S.equal(S.compose(S.identity(f.cod), f), f).status == "proved"

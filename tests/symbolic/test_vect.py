@@ -143,19 +143,7 @@ def chains(draw, length):
             for i in range(length)]
 
 
-@QUICK
-@given(chains(3))
-def test_composition_is_associative(fs):
-    f, g, h = fs
-    assert V.equal(V.compose(h, V.compose(g, f)), V.compose(V.compose(h, g), f)).status == "proved"
-
-
-@QUICK
-@given(chains(1))
-def test_identities_are_units(fs):
-    (f,) = fs
-    assert V.equal(V.compose(f, V.identity(f.dom)), f).status == "proved"
-    assert V.equal(V.compose(V.identity(f.cod), f), f).status == "proved"
+# Associativity and the unit laws: tests/symbolic/test_category_axioms.py, for every category.
 
 
 @QUICK

@@ -112,7 +112,7 @@ def test_a_registered_optimizer_trains_resumes_and_sweeps_as_an_ensemble(tmp_pat
 
 
 @pytest.mark.parametrize("warm, sweep, needle", [
-    ("momentum = 0.9, ", "beta in [0.5]", "signum takes no `momentum`"),
+    ("momentum = 0.9, ", "beta in [0.5]", "`signum` has no hyperparameter `momentum`"),
     ("beta = 2, ", "beta in [0.5]", "beta must lie in [0, 1)"),
     ("", "momentum in [0.5]", "it may vary seed, lr, beta, batch, epochs"),
 ])
