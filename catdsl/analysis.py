@@ -9,7 +9,13 @@ means:
   know, a subject of the wrong kind), found before anything runs (exit 2);
 - `laws(module, analysis) -> [Law]`: the obligations it implies (checked by `catdsl check`);
 - `jobs(plan, program, analysis)`: the jobs it adds to a plan (run by `catdsl run`);
-- `report(analysis, results) -> dict`: its part of the run report.
+- `report(analysis, session) -> dict`: its part of `catdsl run --format json` (`{"kind": …}`,
+  plain JSON data read from the finished jobs of the session's store);
+- `show(analysis, report, console)`: the same data as tables for the terminal.
+
+`catdsl run --format json` prints one shape for every file: `{"file", "jobs": [{"label", "kind",
+"key", "digest", "seconds", "metrics"}…], "analyses": {NAME: {"kind": …, …}}}`; an unnamed
+analysis is keyed `KIND@LINE` (`key_of`).
 
 A statement whose kind has no handler is E215 "not supported yet", never a silent success.
 Handlers are found lazily, like semantic categories, so `catdsl check` imports none it does not
@@ -31,7 +37,8 @@ class AnalysisHandler(Protocol):
     def validate(self, module: Module, analysis: Analysis) -> list[Diagnostic]: ...
     def laws(self, module: Module, analysis: Analysis) -> list: ...
     def jobs(self, plan: Any, program: Any, analysis: Analysis) -> None: ...
-    def report(self, analysis: Analysis, results: Any) -> dict: ...
+    def report(self, analysis: Analysis, session: Any) -> dict: ...
+    def show(self, analysis: Analysis, report: dict, console: Any) -> None: ...
 
 
 def registry() -> dict[str, str]:
@@ -78,3 +85,8 @@ def laws(module: Module) -> list:
         if h is not None:
             out.extend(h.laws(module, a))
     return out
+
+
+def key_of(analysis: Analysis) -> str:
+    """The analysis's key in a run report: its name, or `KIND@LINE` when it has none."""
+    return analysis.name or f"{analysis.kind}@{analysis.span.line}"

@@ -44,6 +44,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--progress", action="store_true", help="show progress bars even when not a terminal")
     run.add_argument("--executor", default="local", metavar="NAME",
                      help="where the jobs run: local (in this process, the default)")
+    run.add_argument("--format", choices=("text", "json"), default="text",
+                     help="json: one object with every job and every analysis (docs/language.md §8.5)")
     _learning_flags(run)
 
     runs = sub.add_parser("runs", help="list the finished jobs of a run store")
@@ -159,6 +161,11 @@ def _backend_command(args) -> int:
     if err is not None:
         return _report_diagnostics(err, {args.file: text}, "text")
     _hand_settings(module, args)
+    from catdsl import analysis
+
+    problems = analysis.validate(module)  # an analysis without a handler never runs silently
+    if problems:
+        return _report_diagnostics(DiagnosticError(problems), module.sources or {args.file: text}, "text")
     try:
         return backend.command(args.command)(module, args)
     except DiagnosticError as err:

@@ -135,7 +135,8 @@ def test_an_analysis_plugs_in_through_its_registry(tmp_path, capsys, monkeypatch
     assert code == 2 and "error[E222]" in err and "no method `banana`" in err
 
 
-def test_an_analysis_without_a_handler_is_an_error_not_a_silent_success(tmp_path, capsys):
+def test_an_analysis_without_a_handler_is_an_error_not_a_silent_success(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(analysis, "registry", lambda: {})
     code, _, err = _check(tmp_path, capsys, VALLEY + "classes K of V by homotopy(level = 0.5)\n")
     assert code == 2 and "error[E215]" in err and "not supported yet" in err
 

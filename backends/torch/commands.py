@@ -21,6 +21,7 @@ from backends.torch.plan import compile_program
 from backends.torch.program import ProgramError, read_program
 from backends.torch.results import TrainingDiverged
 from backends.torch.session import Session, store_dir
+from catdsl import analysis
 from catdsl.diagnostics import Diagnostic, DiagnosticError
 
 
@@ -47,10 +48,11 @@ def run_file(module, args) -> int:
         print(f"catdsl run: {e}", file=sys.stderr)
         return 2
     program, plan, store = s.program, s.plan, s.store
+    as_json = getattr(args, "format", "text") == "json"
     console = Console(highlight=False, stderr=False)
     start = time.perf_counter()
     try:
-        counts = s.executor.run(plan, progress=sys.stderr.isatty() or args.progress)
+        counts = s.executor.run(plan, progress=(sys.stderr.isatty() or args.progress) and not as_json)
     except TrainingDiverged as e:
         raise DiagnosticError([Diagnostic(
             "E405", f"training diverged: {e.job.label} reached loss {e.loss} at step {e.step}",
@@ -60,13 +62,42 @@ def run_file(module, args) -> int:
         name = next((n for n, spec in program.data.items() if spec == e.spec), None)
         raise DiagnosticError([Diagnostic("E403", e.message, _declaration(module, name),
                                           hints=(e.hint,) if e.hint else ())]) from None
+    analyses = _analyses(module, s)
+    if as_json:
+        import json
+
+        print(json.dumps(run_report(module, s, analyses, counts), indent=2, ensure_ascii=False))
+        return 0
     _states_table(module, program, plan, store, console)
     for name, sweep in program.sweeps.items():
         _sweep_table(sweep, list(plan.index[name].values()), store, console)
     for name, rep in program.reps.items():
         _rep_table(rep, plan.index[name], store, console)
+    for a in module.analyses:
+        analysis.handler(a.kind).show(a, analyses[analysis.key_of(a)], console)
     print(f"{counts['ran']} job(s) ran, {counts['reused']} reused ({time.perf_counter() - start:.3f} s)")
     return 0
+
+
+def _analyses(module, session) -> dict[str, dict]:
+    """Each analysis's report, from its handler (every analysis has one: `check` refuses the rest)."""
+    return {analysis.key_of(a): analysis.handler(a.kind).report(a, session) for a in module.analyses}
+
+
+def run_report(module, session, analyses: dict[str, dict], counts: dict[str, int]) -> dict:
+    """`catdsl run --format json`: every job of the plan with its digest and metrics, every sweep
+    and analysis with its results; one shape for every file."""
+    jobs = []
+    for job in session.plan.jobs.values():
+        stored = session.store.get(job.key)
+        jobs.append({"label": job.label, "kind": job.kind, "key": job.key, "digest": stored.state_digest,
+                     "seconds": stored.seconds, "metrics": stored.metrics})
+    sweeps = {name: {"kind": "sweep", "of": f"{sweep.functor}.{sweep.generator}",
+                     "members": {f"{name}[{m.index}]": {"values": {k: v for k, v in m.values},
+                                                        "key": key}
+                                 for m, key in zip(sweep.members, session.plan.index[name].values())}}
+              for name, sweep in session.program.sweeps.items()}
+    return {"file": module.file, "jobs": jobs, "analyses": {**sweeps, **analyses}, "counts": counts}
 
 
 def _declaration(module, name):
