@@ -180,6 +180,20 @@ class FinSet:
         return (P, Function(P, f.dom, tuple(a for a, _ in pairs)),
                 Function(P, g.dom, tuple(b for _, b in pairs)))
 
+    def mediate(self, apex: FiniteSet, p: Function, q: Function, cone_p: Function,
+                cone_q: Function) -> Function:
+        """The map x ↦ the y of `apex` with p(y) = cone_p(x) and q(y) = cone_q(x) (unique when
+        (apex, p, q) is a pullback and the cone commutes); E308 when some x has none."""
+        by_pair = {(p(y), q(y)): y for y in apex.elements}
+        images = []
+        for x in cone_p.dom.elements:
+            pair = (cone_p(x), cone_q(x))
+            if pair not in by_pair:
+                raise BackendError("E308", f"the cone does not factor through {apex}: nothing lies over "
+                                   f"({cat_text(pair[0])}, {cat_text(pair[1])})", cone_p.span)
+            images.append(by_pair[pair])
+        return Function(cone_p.dom, apex, tuple(images))
+
     def universal(self, apex: FiniteSet, p: Function, q: Function, f: Function, g: Function,
                   how: Check | None = None) -> Verdict:
         """(apex, p, q) is a pullback of f, g iff the square commutes and x ↦ (p x, q x) is a

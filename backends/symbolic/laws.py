@@ -89,23 +89,32 @@ class _Interpretation:
         self.presentation = p
         self.objects = {x: self.cat.object(img.expr, self.env) for x, img in F.objects.items()}
         self.arrows = {}
-        for g in p.generators:
-            img = F.arrows.get(g.name)
-            if img is not None and g.dom in self.objects and g.cod in self.objects:
-                self.arrows[g.name] = self.cat.morphism(img.expr, self.objects[g.dom],
-                                                        self.objects[g.cod], self.env, name=g.name)
         self.computed = set()
-        for pb in p.pullbacks:
-            if pb.apex in self.objects:
-                continue
-            if not isinstance(self.cat, HasPullbacks):
-                raise _lacks("pullbacks it can compute", F.target.name, F.span,
-                             f"map the pullback `{pb.apex}` and its projections explicitly")
-            apex, left, right = self.cat.pullback(self.path(pb.f), self.path(pb.g))
-            self.objects[pb.apex] = apex
-            self.arrows.setdefault(pb.left, left)
-            self.arrows.setdefault(pb.right, right)
-            self.computed.add(pb.apex)
+        # Generators are read once both ends are known, and unmapped pullbacks computed once their
+        # cospans are: a generator into or out of a computed apex waits for the apex, and a
+        # pullback of arrows out of another computed apex for those arrows.
+        waiting = [g for g in p.generators if g.name in F.arrows]
+        pending = [pb for pb in p.pullbacks if pb.apex not in self.objects]
+        while True:
+            ready = [g for g in waiting if g.dom in self.objects and g.cod in self.objects]
+            for g in ready:
+                self.arrows[g.name] = self.cat.morphism(F.arrows[g.name].expr, self.objects[g.dom],
+                                                        self.objects[g.cod], self.env, name=g.name)
+            waiting = [g for g in waiting if g not in ready]
+            computable = [pb for pb in pending if all(x in self.arrows for x in (*pb.f.word, *pb.g.word))
+                          and pb.f.dom in self.objects and pb.g.dom in self.objects]
+            for pb in computable:
+                if not isinstance(self.cat, HasPullbacks):
+                    raise _lacks("pullbacks it can compute", F.target.name, F.span,
+                                 f"map the pullback `{pb.apex}` and its projections explicitly")
+                apex, left, right = self.cat.pullback(self.path(pb.f), self.path(pb.g))
+                self.objects[pb.apex] = apex
+                self.arrows.setdefault(pb.left, left)
+                self.arrows.setdefault(pb.right, right)
+                self.computed.add(pb.apex)
+            pending = [pb for pb in pending if pb not in computable]
+            if not ready and not computable:
+                break
         self.cells = {}
         for c in p.cells:
             img = F.cells.get(c.name)
@@ -177,8 +186,18 @@ def _components(module: Module, t):
             raise BackendError("E312", f"transformation `{t.name}` has no component rule", t.span,
                                hints=("write one rule for every object: `R^n |-> I(n)`",))
         return F.cat.transformation(F.generic, G.generic, [_mapping(r) for r in t.rules], F.env, t.name)
-    return {x: F.cat.morphism(img.expr, F.objects[x], G.objects[x], F.env, name=f"{t.name}[{x}]")
-            for x, img in t.components.items()}
+    eta = {x: F.cat.morphism(img.expr, F.objects[x], G.objects[x], F.env, name=f"{t.name}[{x}]")
+           for x, img in t.components.items()}
+    for pb in F.presentation.pullbacks:
+        if pb.apex not in eta and pb.apex in F.computed and pb.apex in G.computed:
+            # the component at a computed pullback is the mediating map of the cone
+            # (F P, η_A . F p, η_B . F q) over G's cospan: naturality at p and q holds by construction
+            a, b = pb.f.dom, pb.g.dom
+            if a in eta and b in eta:
+                eta[pb.apex] = F.cat.mediate(G.objects[pb.apex], G.arrows[pb.left], G.arrows[pb.right],
+                                             F.cat.compose(eta[a], F.arrows[pb.left]),
+                                             F.cat.compose(eta[b], F.arrows[pb.right]))
+    return eta
 
 
 # ---- discharge, one function per law kind ------------------------------------------------------

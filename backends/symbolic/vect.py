@@ -156,6 +156,19 @@ class Vect:
         q = Linear(apex, g.dom, ImmutableMatrix(kernel[a:, :]))
         return apex, p, q
 
+    def mediate(self, apex: Space, p: Linear, q: Linear, cone_p: Linear, cone_q: Linear) -> Linear:
+        """The X with p X = cone_p and q X = cone_q, exactly: [p; q] X = [cone_p; cone_q], solved
+        with the pseudo-inverse of [p; q] (injective for a pullback) and checked; E308 when the
+        cone does not factor."""
+        S = ImmutableMatrix.vstack(p.matrix, q.matrix)
+        C = ImmutableMatrix.vstack(cone_p.matrix, cone_q.matrix)
+        if S.cols == 0:
+            return Linear(cone_p.dom, apex, sympy.zeros(0, C.cols))
+        X = ((S.T * S).inv() * S.T * C).applyfunc(sympy.simplify) if S.rank() == S.cols else None
+        if X is None or (S * X - C).applyfunc(sympy.simplify) != sympy.zeros(*C.shape):
+            raise BackendError("E308", f"the cone does not factor uniquely through {apex}", cone_p.span)
+        return Linear(cone_p.dom, apex, ImmutableMatrix(X))
+
     def universal(self, apex: Space | int, p: Linear, q: Linear, f: Linear, g: Linear,
                   how: Check | None = None) -> Verdict:
         """Is (apex, p, q) a pullback of f, g? Commutes, and every cone factors uniquely.

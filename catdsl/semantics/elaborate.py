@@ -19,7 +19,7 @@ from catdsl.semantics import free
 from catdsl.semantics.free import Generator, Path
 from catdsl.semantics.module import (
     Analysis, Cell, Declaration, Equation, Functor, Horizontal, Id2, Image, Module, Presentation,
-    Pullback, Rule, Subject, Sweep, Term2, Transformation, Vertical,
+    Pullback, Pushout, Rule, Subject, Sweep, Term2, Transformation, Vertical,
 )
 from catdsl.semantics.interpret import FREE, Images, interpret
 from catdsl.span import Span
@@ -288,10 +288,11 @@ class Elaborator:
         cells: dict[str, Cell] = {}
         eqs: list[Equation] = []
         pbs: list[Pullback] = []
+        pos: list[Pushout] = []
         broken = self.broken.setdefault(decl.name.id, set())
         pres = lambda: Presentation(decl.name.id, tuple(objects), tuple(gens.values()),  # noqa: E731
                                     tuple(cells.values()), tuple(eqs), tuple(pbs), dict(names),
-                                    span=decl.span)
+                                    span=decl.span, pushouts=tuple(pos))
         for item in decl.items:
             declared: list[str] = []
             try:
@@ -318,8 +319,11 @@ class Elaborator:
                             continue
                         eqs.append(self.equation(pres(), n, l, r, item.span))
                     case A.PullbackDecl(dual=True):
-                        raise self.error("E215", "`pushout` is not supported in version 0", item.span,
-                                         "state the dual pullback instead, or wait for version 1")
+                        declared = [n.id for n in (item.apex, item.left, item.right)
+                                    if self.declare(names, n)]
+                        if len(declared) < 3:
+                            raise _Failed()
+                        pos.append(self.pushout(pres(), item, objects, gens, eqs))
                     case A.PullbackDecl(apex=apex, left=left, right=right, f=fe, g=ge):
                         trio = (apex, left, right)
                         declared = [n.id for n in trio if self.declare(names, n)]
@@ -345,17 +349,38 @@ class Elaborator:
                 broken.update(declared)
         return pres()
 
-    def cospan(self, p: Presentation, fe: A.Expr, ge: A.Expr) -> tuple[Path, Path]:
-        """The two arrows of a pullback; a bare `id` is the identity on the other's codomain."""
+    def cospan(self, p: Presentation, fe: A.Expr, ge: A.Expr, end: str = "cod") -> tuple[Path, Path]:
+        """The two arrows of a pullback; a bare `id` is the identity on the other's codomain (on
+        its domain, `end="dom"`, for the span of a pushout)."""
         f, g = self.term1(p, fe), self.term1(p, ge)
         if isinstance(f, _Identity) and isinstance(g, _Identity):
             raise self.error("E210", "cannot tell which identity `id` is", fe.span,
                              "write `id(C)` with its object")
         if isinstance(f, _Identity):
-            f = free.identity(g.cod)
+            f = free.identity(getattr(g, end))
         if isinstance(g, _Identity):
-            g = free.identity(f.cod)
+            g = free.identity(getattr(f, end))
         return f, g
+
+    def pushout(self, p: Presentation, item: A.PullbackDecl, objects: list[str],
+                gens: dict[str, Generator], eqs: list[Equation]) -> Pushout:
+        """`pushout (Q, i, j) of f, g` for a span f : C -> A, g : C -> B: the object Q, the
+        injections i : A -> Q, j : B -> Q and the commuting square `Q.commutes` : i . f = j . g."""
+        fe, ge, apex = item.f, item.g, item.apex.id
+        f, g = self.cospan(p, fe, ge, end="dom")
+        if f.dom != g.dom:
+            raise self.error(
+                "E206", f"cannot take the pushout of `{_text(fe)}` and `{_text(ge)}`: "
+                f"dom({_text(fe)}) = {f.dom} but dom({_text(ge)}) = {g.dom}", fe.span.to(ge.span),
+                "a pushout needs a span: two arrows out of the same object, "
+                "f : C -> A and g : C -> B")
+        objects.append(apex)
+        gens[item.left.id] = Generator(item.left.id, f.cod, apex)
+        gens[item.right.id] = Generator(item.right.id, g.cod, apex)
+        i, j = free.generator_path(gens[item.left.id]), free.generator_path(gens[item.right.id])
+        eqs.append(Equation(f"{apex}.commutes", free.compose(i, f), free.compose(j, g),
+                            span=item.span, pullback=apex, construction="pushout"))
+        return Pushout(apex, item.left.id, item.right.id, f, g, span=item.span)
 
     def equation(self, p: Presentation, n: A.Name, l: A.Expr, r: A.Expr, span: Span) -> Equation:
         if self.mentions_cell(p, l) or self.mentions_cell(p, r):
@@ -698,16 +723,17 @@ class Elaborator:
             what = _kinds(("object", objs), ("generator", gens), ("2-cell", cells))
             self.error("E207", f"functor `{decl.name.id}` does not map {what} of `{p.name}`",
                        decl.name.span, "add " + ", ".join(f"`{n} |-> …`" for n in missing))
-        for pb in p.pullbacks:
+        for pb in p.cones():
             trio = (pb.apex, pb.left, pb.right)
             given = [n for n in trio if n in seen]
             if given and len(given) < 3:
+                what = "pushout" if isinstance(pb, Pushout) else "pullback"
                 left_out = [n for n in trio if n not in seen]
                 self.error("E207", f"functor `{decl.name.id}` maps {_list(given)} but not "
-                           f"{_list(left_out)} of the pullback `({pb.apex}, {pb.left}, {pb.right})`",
+                           f"{_list(left_out)} of the {what} `({pb.apex}, {pb.left}, {pb.right})`",
                            decl.name.span,
-                           "map the apex and both projections, or none of them to have the "
-                           "pullback computed in the target")
+                           f"map the apex and both {'injections' if what == 'pushout' else 'projections'}"
+                           f", or none of them to have the {what} computed in the target")
 
     def computed_pullbacks(self, decl, p, target, seen, objects, arrows) -> None:
         """Send each unmapped pullback of `p` to the pullback the target presentation declares on
@@ -721,7 +747,13 @@ class Elaborator:
                     images.get(g) is None for g in words):
                 continue  # an image is missing, which has been reported
             ff, gg = _apply(pb.f, images, objects), _apply(pb.g, images, objects)
+            # the declared pullback of the image cospan, or of the same cospan read the other way
+            # round (swapping the legs of a pullback gives a pullback of the swapped cospan)
             match = next((q for q in target.pullbacks if (q.f, q.g) == (ff, gg)), None)
+            legs = (match.left, match.right) if match is not None else None
+            if match is None:
+                match = next((q for q in target.pullbacks if (q.g, q.f) == (ff, gg)), None)
+                legs = (match.right, match.left) if match is not None else None
             if match is None:
                 self.error(
                     "E207", f"functor `{decl.name.id}` leaves the pullback `{pb.apex}` unmapped, but "
@@ -732,9 +764,38 @@ class Elaborator:
                 continue
             at = A.Name(match.apex, span=pb.span)
             objects[pb.apex] = Image(pb.apex, at, match.apex, span=pb.span)
-            for mine, theirs in ((pb.left, match.left), (pb.right, match.right)):
+            for mine, theirs in zip((pb.left, pb.right), legs):
                 arrows[mine] = Image(mine, A.Name(theirs, span=pb.span),
                                      free.generator_path(target.generator[theirs]), span=pb.span)
+        self.computed_pushouts(decl, p, target, seen, objects, arrows)
+
+    def computed_pushouts(self, decl, p, target, seen, objects, arrows) -> None:
+        """Send each unmapped pushout of `p` to the pushout the target presentation declares on
+        the image span, in either orientation (swapping the legs of a pushout gives a pushout of
+        the swapped span); a presentation computes no other colimits, so without one it is E207."""
+        images = {k: v.value for k, v in arrows.items()}
+        for po in p.pushouts:
+            if any(n in seen for n in (po.apex, po.left, po.right)):
+                continue
+            if any(x not in objects for x in (po.f.dom, po.f.cod, po.g.cod)) or any(
+                    images.get(g) is None for g in (*po.f.word, *po.g.word)):
+                continue  # an image is missing, which has been reported
+            ff, gg = _apply(po.f, images, objects), _apply(po.g, images, objects)
+            found = [(q, (q.left, q.right)) for q in target.pushouts if (q.f, q.g) == (ff, gg)]
+            found += [(q, (q.right, q.left)) for q in target.pushouts if (q.g, q.f) == (ff, gg)]
+            if not found:
+                self.error(
+                    "E207", f"functor `{decl.name.id}` leaves the pushout `{po.apex}` unmapped, but "
+                    f"`{target.name}` is a presentation and declares no pushout of "
+                    f"`{free.render(ff)}` and `{free.render(gg)}`", decl.name.span,
+                    f"map `{po.apex}`, `{po.left}` and `{po.right}`, or declare "
+                    f"`pushout (…) of {free.render(ff)}, {free.render(gg)}` in `{target.name}`")
+                continue
+            match, legs = found[0]
+            objects[po.apex] = Image(po.apex, A.Name(match.apex, span=po.span), match.apex, span=po.span)
+            for mine, theirs in zip((po.left, po.right), legs):
+                arrows[mine] = Image(mine, A.Name(theirs, span=po.span),
+                                     free.generator_path(target.generator[theirs]), span=po.span)
 
     def arrow_image(self, p, target, objects, key, m: A.Mapping, fname) -> Path | None:
         gen = p.generator[key]
