@@ -90,6 +90,16 @@ class HasPullbacks(Protocol):
 
 
 @runtime_checkable
+class HasPushouts(Protocol):
+    """Pushouts of spans (the dual of `HasPullbacks`), and a decision whether a given cocone is
+    one; `comediate` is the unique map out of a pushout that a cocone induces."""
+
+    def pushout(self, f: Any, g: Any) -> tuple[Any, Any, Any]: ...
+    def couniversal(self, apex: Any, left: Any, right: Any, f: Any, g: Any, how: Any) -> Any: ...
+    def comediate(self, apex: Any, left: Any, right: Any, cocone_left: Any, cocone_right: Any) -> Any: ...
+
+
+@runtime_checkable
 class HasGenericFunctors(Protocol):
     """Functors and transformations given by rules with pattern variables (`R^n |-> R^(2*n)`)."""
 

@@ -29,7 +29,7 @@ CODES: dict[str, str] = {
     "E203": "composite does not compose",
     "E204": "equation between non-parallel terms",
     "E205": "2-cell between non-parallel 1-cells",
-    "E206": "pullback of arrows with different codomains",
+    "E206": "pullback of arrows with different codomains, or pushout of arrows with different domains",
     "E207": "functor or transformation leaves something unmapped",
     "E208": "image has the wrong type",
     "E209": "mapping of a name the source does not have",
@@ -61,6 +61,7 @@ CODES: dict[str, str] = {
     "E313": "bad check option",
     "E314": "value must be numeric",
     "E315": "the semantic category lacks the structure this needs",
+    "E316": "number too large to hold exactly, or not a finite number",
     "E401": "resource limit exceeded",
     "E402": "model does not fit its data or is not a model",
     "E403": "data set cannot be loaded",
@@ -68,7 +69,11 @@ CODES: dict[str, str] = {
     "E405": "training diverged",
     "E406": "not an initial state",
     "E407": "a computed object was given a value",
+    "E408": "device unknown or not available",
     "E901": "cannot read file",
+    "E902": "run store damaged or unreadable",
+    "E903": "no stored state to export",
+    "E904": "cannot write file",
 }
 
 

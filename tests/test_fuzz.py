@@ -112,6 +112,28 @@ random_char_text = st.text(
     max_size=60)
 
 
+# Numbers, sizes and imports an attacker would try (issue 12): each must be a diagnostic.
+HOSTILE = [
+    "9" * 5000, "1e999", "1e400", "-1e999", "1e-999", "0." + "0" * 4000 + "1", "9^9^9", "2^2^2^2^2^2",
+    "(x^2 - 1)^1e100000", "y^1e308", "1e1000 * t", "log(0)", "sqrt(-1)", "10^12", "R^(10^12)",
+    "I(10^9)", "O(10^9, 2)", '"/etc/passwd"', '"../../x.cat"', '"/dev/zero"', '"."',
+]
+
+
+@st.composite
+def hostile(draw, seeds) -> str:
+    """A seed program with 1–3 numbers (or an import path) replaced by a hostile one."""
+    parts = tokens(draw(seeds))
+    where = [i for i, t in enumerate(parts) if t[:1].isdigit() or t.startswith('"')]
+    for _ in range(draw(st.integers(1, 3))):
+        if not where:
+            break
+        parts[draw(st.sampled_from(where))] = draw(st.sampled_from(HOSTILE))
+    if draw(st.booleans()):
+        parts.insert(0, f'import {draw(st.sampled_from(HOSTILE[-4:]))}\n')
+    return "".join(parts)
+
+
 @st.composite
 def mutated(draw, seeds) -> str:
     """A seed program with 1–4 token-level mutations: delete, duplicate, swap, insert a token
@@ -196,8 +218,8 @@ def monkeypatch_module():
 
 
 # Example counts of the default run (about 2,000 inputs in all) and of the slow run (10,000).
-SPLIT = {"tokens": 500, "chars": 300, "seeds": 800, "generated": 400}
-SLOW = {"tokens": 2500, "chars": 1500, "seeds": 4000, "generated": 2000}
+SPLIT = {"tokens": 500, "chars": 300, "seeds": 700, "generated": 350, "hostile": 150}
+SLOW = {"tokens": 2500, "chars": 1500, "seeds": 3500, "generated": 1750, "hostile": 750}
 
 
 def _fuzz(front_end: FrontEnd, strategy, examples: int, derandomize: bool) -> None:
@@ -216,6 +238,7 @@ STRATEGIES = {
     "chars": random_char_text,
     "seeds": mutated(seed_texts),
     "generated": st.one_of(generated_texts, mutated(generated_texts)),
+    "hostile": hostile(seed_texts),
 }
 
 

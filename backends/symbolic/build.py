@@ -87,10 +87,57 @@ def note_divisor(y: Any) -> None:
         found.append(y)
 
 
+# ---- bounds on numbers and sizes, checked before anything is allocated -------------------------
+#
+# A literal has at most MAX_DIGITS digits and a decimal exponent of at most MAX_DIGITS; a power
+# of numbers may have at most MAX_DIGITS digits (`9^9^9` would have 370 million); a dimension or
+# a finite set's size is at most `--max-size` (the CLI hands it over as `limits["size"]`).
+MAX_DIGITS = 1000
+MAX_SIZE = 4096
+
+_LIMITS: ContextVar[Mapping[str, int]] = ContextVar("limits", default=MappingProxyType({}))
+
+
+@contextmanager
+def limits(given: Mapping[str, int] | None) -> Iterator[None]:
+    """Build values under the command line's limits (`--max-size`)."""
+    token = _LIMITS.set(MappingProxyType(dict(given or {})))
+    try:
+        yield
+    finally:
+        _LIMITS.reset(token)
+
+
+def max_size() -> int:
+    return int(_LIMITS.get().get("size", MAX_SIZE))
+
+
+def check_size(n: Any, node: A.Expr, what: str) -> None:
+    """E401 when an integer size is over `--max-size`, before anything of that size is made."""
+    if getattr(n, "is_Integer", False) and n > max_size():
+        raise BackendError("E401", f"{what} {_digits_text(n)} is over the limit of {max_size():,}", node.span,
+                           hints=("raise it with --max-size N (each entry of a matrix or set costs memory "
+                                  "and time)",))
+
+
+def out_of_range(node: A.Expr, why: str, hint: str = "values are exact numbers; keep literals and powers "
+                                                   "to a few hundred digits") -> BackendError:
+    return BackendError("E316", why, node.span, hints=(hint,))
+
+
 def number(node: A.Number) -> sympy.Rational:
     """A numeric literal, exactly: `0.5` is 1/2 and `1e-3` is 1/1000, never a float."""
+    mantissa, _, exponent = node.text.lower().partition("e")
+    if len(mantissa) > MAX_DIGITS or (exponent and (len(exponent) > 6 or abs(int(exponent)) > MAX_DIGITS)):
+        raise out_of_range(node, f"the number `{node.text[:20]}{'…' if len(node.text) > 20 else ''}` has more "
+                                 f"than {MAX_DIGITS} digits")
     q = Fraction(node.text)
     return sympy.Rational(q.numerator, q.denominator)
+
+
+def _digits_text(n: Any) -> str:
+    n = int(n)
+    return f"{n:,}" if abs(n) < 10**12 else f"≈ 10^{len(str(abs(n))) - 1}"
 
 
 def integer(node: A.Expr, env: Env, what: str) -> sympy.Expr:
@@ -119,7 +166,11 @@ def to_sympy(expr: A.Expr, env: Env) -> Any:
             return _ARITHMETIC[op](_scalar(l, env), _scalar(r, env), expr)
         case A.Call():
             fn = function(expr, env)
-            return fn(_scalar(expr.positional[0], env))
+            value = fn(_scalar(expr.positional[0], env))
+            if value.has(sympy.zoo, sympy.oo, -sympy.oo, sympy.nan):
+                raise out_of_range(expr, f"`{_describe(expr)[1:-1]}` is not a finite number",
+                                   "a value must be finite and defined: check the argument's domain")
+            return value
         case A.Tuple(items=items):
             return tuple(to_sympy(x, env) for x in items)
         case A.ListExpr():
@@ -179,7 +230,16 @@ def _divide(x: sympy.Expr, y: sympy.Expr, node: A.BinOp) -> sympy.Expr:
 
 
 def power(x: sympy.Expr, y: sympy.Expr, node: A.BinOp | None = None) -> sympy.Expr:
-    """x^y; a negative exponent divides by x (recorded as a divisor)."""
+    """x^y; a negative exponent divides by x (recorded as a divisor). A power whose exact value
+    would be too large to hold (`9^9^9`, `y^1e308`) is E316 before it is computed."""
+    if node is not None and getattr(y, "is_number", False) and y.is_real:
+        if abs(y) > 10 * MAX_DIGITS and (x.free_symbols or (x.is_number and abs(x) not in (0, 1))):
+            raise out_of_range(node, f"the exponent `{_show(y) if abs(y) < 10**12 else _digits_text(y)}` "
+                                           f"is too large for an exact value")
+        if x.is_Rational and x not in (0, 1, -1):
+            digits = abs(float(y)) * max(abs(sympy.log(abs(x), 10).evalf(5)), 1e-3)
+            if digits > MAX_DIGITS:
+                raise out_of_range(node, f"`{_show(x)}^{_show(y)}` has about {int(digits):,} digits")
     if getattr(y, "is_negative", False) or (y.free_symbols and not y.is_nonnegative):
         note_divisor(x)
     return x**y

@@ -14,23 +14,25 @@ Smooth) is E315 at the declaration that needs it.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
-from catdsl.backend import BackendError, HasGenericFunctors, HasPullbacks, HasTwoCellValues, SemanticRef
+from catdsl.backend import (BackendError, HasGenericFunctors, HasPullbacks, HasPushouts, HasTwoCellValues,
+                            SemanticRef)
 from catdsl.diagnostics import Diagnostic
 from catdsl.laws.category import (
     GenericMapComp, GenericMapId, GenericNaturality, MapComp, MapId, Naturality, Respects,
 )
 from catdsl.laws.law import FunctorLaw
-from catdsl.laws.limits import PullbackUniversal
+from catdsl.laws.limits import PullbackUniversal, PushoutUniversal
 from catdsl.laws.two_category import Boundary, Interchange
 from catdsl.laws.verdict import Verdict
 from catdsl.semantics import free
-from catdsl.semantics.interpret import Images, interpret
+from catdsl.semantics.interpret import Images, interpret, presented_images
 from catdsl.semantics.module import Module
 
 from backends.symbolic import finset, generic, paths, smooth
-from backends.symbolic.build import Env
+from backends.symbolic.build import Env, limits
 from backends.symbolic.check import Check
 
 
@@ -87,6 +89,9 @@ class _Interpretation:
             return
         p = module.presentations[F.source]
         self.presentation = p
+        if F.composite:
+            self._compose(module, F)
+            return
         self.objects = {x: self.cat.object(img.expr, self.env) for x, img in F.objects.items()}
         self.arrows = {}
         self.computed = set()
@@ -95,6 +100,7 @@ class _Interpretation:
         # pullback of arrows out of another computed apex for those arrows.
         waiting = [g for g in p.generators if g.name in F.arrows]
         pending = [pb for pb in p.pullbacks if pb.apex not in self.objects]
+        pushouts = [po for po in p.pushouts if po.apex not in self.objects]
         while True:
             ready = [g for g in waiting if g.dom in self.objects and g.cod in self.objects]
             for g in ready:
@@ -113,7 +119,9 @@ class _Interpretation:
                 self.arrows.setdefault(pb.right, right)
                 self.computed.add(pb.apex)
             pending = [pb for pb in pending if pb not in computable]
-            if not ready and not computable:
+            colimits = _computed_pushouts(self, pushouts)
+            pushouts = [po for po in pushouts if po not in colimits]
+            if not ready and not computable and not colimits:
                 break
         self.cells = {}
         for c in p.cells:
@@ -128,11 +136,49 @@ class _Interpretation:
                                                    self.env, name=c.name)
         self.images = Images(self.cat, self.objects, self.arrows, self.cells)
 
+    def _compose(self, module: Module, F) -> None:
+        """`G . … . K` into this category: K's images (paths and 2-cell terms of a presentation,
+        through any functors between presentations) sent on by G's interpretation."""
+        outer, first = F.composite[0], F.composite[-1]
+        G = interpretation(module, outer)
+        K = module.functors[first]
+        for middle in reversed(F.composite[1:-1]):  # presentation-valued functors between them
+            M = module.functors[middle]
+            images = presented_images(M)
+            K = dataclasses.replace(K, objects={x: dataclasses.replace(i, value=M.objects[i.value].value)
+                                                for x, i in K.objects.items()},
+                                    arrows={g: dataclasses.replace(i, value=interpret(images, i.value))
+                                            for g, i in K.arrows.items()},
+                                    cells={c: dataclasses.replace(i, value=interpret(images, i.value))
+                                           for c, i in K.cells.items()})
+        self.objects = {x: G.objects[img.value] for x, img in K.objects.items()}
+        self.arrows = {g: G.path(img.value) for g, img in K.arrows.items()}
+        self.cells = {c: G.term(img.value) for c, img in K.cells.items()}
+        self.computed = set()
+        self.images = Images(self.cat, self.objects, self.arrows, self.cells)
+
     def path(self, p: free.Path):
         return interpret(Images(self.cat, self.objects, self.arrows), p)
 
     def term(self, t):
         return interpret(self.images, t)
+
+
+def _computed_pushouts(I: _Interpretation, pending: list) -> list:
+    """Compute the unmapped pushouts of `pending` whose spans are known (dual to the pullback
+    loop of `_Interpretation`); the ones computed."""
+    done = [po for po in pending if all(x in I.arrows for x in (*po.f.word, *po.g.word))
+            and all(x in I.objects for x in (po.f.dom, po.f.cod, po.g.cod))]
+    for po in done:
+        if not isinstance(I.cat, HasPushouts):
+            raise _lacks("pushouts it can compute", I.F.target.name, I.F.span,
+                         f"map the pushout `{po.apex}` and its injections explicitly")
+        apex, left, right = I.cat.pushout(I.path(po.f), I.path(po.g))
+        I.objects[po.apex] = apex
+        I.arrows.setdefault(po.left, left)
+        I.arrows.setdefault(po.right, right)
+        I.computed.add(po.apex)
+    return done
 
 
 def _mapping(rule):
@@ -148,7 +194,8 @@ def _category(ref: SemanticRef):
 def interpretation(module: Module, fname: str) -> _Interpretation:
     key = ("symbolic", fname)
     if key not in module.memo:
-        module.memo[key] = _Interpretation(module, fname)
+        with limits(module.memo.get("limits")):
+            module.memo[key] = _Interpretation(module, fname)
     return module.memo[key]
 
 
@@ -197,6 +244,14 @@ def _components(module: Module, t):
                 eta[pb.apex] = F.cat.mediate(G.objects[pb.apex], G.arrows[pb.left], G.arrows[pb.right],
                                              F.cat.compose(eta[a], F.arrows[pb.left]),
                                              F.cat.compose(eta[b], F.arrows[pb.right]))
+    for po in F.presentation.pushouts:
+        if po.apex not in eta and po.apex in F.computed and po.apex in G.computed:
+            # dually, the comediating map of the cocone (G Q, G i . η_A, G j . η_B) under F's span
+            a, b = po.f.cod, po.g.cod
+            if a in eta and b in eta:
+                eta[po.apex] = F.cat.comediate(F.objects[po.apex], F.arrows[po.left], F.arrows[po.right],
+                                               F.cat.compose(G.arrows[po.left], eta[a]),
+                                               F.cat.compose(G.arrows[po.right], eta[b]))
     return eta
 
 
@@ -259,6 +314,14 @@ def _universal(law: PullbackUniversal, ctx) -> Verdict:
                            I.path(pb.f), I.path(pb.g), _how(ctx))
 
 
+def _couniversal(law: PushoutUniversal, ctx) -> Verdict:
+    I, po = _of(law, ctx), law.pushout  # a computed pushout is checked like a given one
+    if not isinstance(I.cat, HasPushouts):
+        raise _lacks("pushouts", I.F.target.name, po.span)
+    return I.cat.couniversal(I.objects[po.apex], I.arrows[po.left], I.arrows[po.right],
+                             I.path(po.f), I.path(po.g), _how(ctx))
+
+
 def _endpoints(law: Endpoints, ctx) -> Verdict:
     I = _of(law, ctx)
     return I.cat.endpoints(I.arrows[law.generator], _how(ctx), law.generator)
@@ -279,6 +342,7 @@ DISCHARGES = {
     Naturality: _naturality,
     Respects: _respects,
     PullbackUniversal: _universal,
+    PushoutUniversal: _couniversal,
 }
 TWO_CELLS = {Boundary: _boundary, Interchange: _interchange}
 PATHS = {**DISCHARGES, **TWO_CELLS, Endpoints: _endpoints, LowLoss: _low_loss}

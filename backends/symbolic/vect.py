@@ -28,8 +28,8 @@ import sympy
 from sympy import (BlockDiagMatrix, BlockMatrix, Identity, ImmutableMatrix, MatMul, MatrixBase,
                    MatrixExpr, ZeroMatrix)
 
-from backends.symbolic.build import (Env, denominators, function, not_a_value, note_divisor,
-                                     number, power)
+from backends.symbolic.build import (Env, check_size, denominators, function, not_a_value,
+                                     note_divisor, number, power)
 from backends.symbolic.check import Check, close, search
 from backends.symbolic.decide import is_zero, non_zero_conditions
 from backends.symbolic.notation import cat_text
@@ -93,6 +93,7 @@ class Vect:
             case A.BinOp(op="^", left=A.Name(id="R"), right=n) if not _shadowed(env, "R"):
                 dim = evaluate(n, env)
                 if _is_dimension(dim):
+                    check_size(dim, n, "the dimension")
                     return Space(dim)
                 raise BackendError("E307", f"the dimension of `R^n` must be a non-negative "
                                    f"integer, not `{cat_text(dim)}`", n.span)
@@ -203,6 +204,83 @@ class Vect:
                     f"the cone (R^1, {cat_text(w[:a, :])}, {cat_text(w[a:, :])}) commutes "
                     f"but has no mediating map"))
         return _random_cones(S, kernel, a, dim, how)
+
+    # ---- colimits (dual to the limits: Vect is self-dual by transposition) ----------------
+
+    def pushout(self, f: Linear, g: Linear) -> tuple[Space, Linear, Linear]:
+        """Q = coker [F; -G] = (A ⊕ B) / im [F; -G], the coequalizer of the two ways C -> A ⊕ B;
+        its injections are the blocks of T, whose rows are a basis of the left kernel of
+        [F; -G]."""
+        if not same(f.dom.dim, g.dom.dim):
+            raise BackendError("E308", f"a pushout needs a common domain: {f.dom} ≠ {g.dom}",
+                               g.span)
+        a, b = int(f.cod.dim), int(g.cod.dim)
+        M = ImmutableMatrix.vstack(f.matrix, -g.matrix)
+        rows = M.T.nullspace()
+        T = ImmutableMatrix.vstack(*[r.T for r in rows]) if rows else sympy.zeros(0, a + b)
+        apex = Space(len(rows))
+        return (apex, Linear(f.cod, apex, ImmutableMatrix(T[:, :a])),
+                Linear(g.cod, apex, ImmutableMatrix(T[:, a:])))
+
+    def comediate(self, apex: Space, i: Linear, j: Linear, cocone_i: Linear,
+                  cocone_j: Linear) -> Linear:
+        """The X with X i = cocone_i and X j = cocone_j, exactly: X [i | j] = [cocone_i | cocone_j],
+        solved with the pseudo-inverse of [i | j] (onto for a pushout) and checked; E308 when
+        the cocone does not factor."""
+        T = ImmutableMatrix.hstack(i.matrix, j.matrix)
+        C = ImmutableMatrix.hstack(cocone_i.matrix, cocone_j.matrix)
+        if T.rows == 0:
+            return Linear(apex, cocone_i.cod, sympy.zeros(C.rows, 0))
+        X = (C * T.T * (T * T.T).inv()).applyfunc(sympy.simplify) if T.rank() == T.rows else None
+        if X is None or (X * T - C).applyfunc(sympy.simplify) != sympy.zeros(*C.shape):
+            raise BackendError("E308", f"the cocone does not factor uniquely through {apex}",
+                               cocone_i.span)
+        return Linear(apex, cocone_i.cod, ImmutableMatrix(X))
+
+    def couniversal(self, apex: Space | int, i: Linear, j: Linear, f: Linear, g: Linear,
+                    how: Check | None = None) -> Verdict:
+        """Is (apex, i, j) a pushout of f, g? Commutes, and every cocone factors uniquely.
+
+        Exactly: with T = [i | j] and M = [F; -G], mediating maps are unique iff T is onto
+        (rank T = dim apex), and exist for every cocone iff ker T = im M (the cocones are the
+        functionals killing im M). With params (or irrational constants) the cocone is decided
+        as its transpose, a cone over [F^T, G^T]: transposition is a duality of Vect, so the
+        cocone is a pushout iff that cone is a pullback (the rank conditions become minors).
+        """
+        how = how or Check()
+        dim = int(apex.dim if isinstance(apex, Space) else apex)
+        square = self.equal(self.compose(i, f), self.compose(j, g), how)
+        if square.status != "proved":
+            return Verdict(square.status, square.via,
+                           f"the square does not commute: {square.witness}")
+        a = int(f.cod.dim)
+        T = ImmutableMatrix.hstack(i.matrix, j.matrix)
+        M = ImmutableMatrix.vstack(f.matrix, -g.matrix)
+        if not all(x.is_Rational for x in (*T, *M)):
+            verdict = _universal_cases(T.T, M.T, a, dim, how)
+            if verdict.witness:
+                verdict = Verdict(verdict.status, verdict.via, verdict.witness + " (decided on the "
+                                  "transposed cone over [f^T, g^T], a pullback iff this cocone is "
+                                  "a pushout)", samples=verdict.samples)
+            return verdict
+        if T.rank() < dim:
+            u = T.T.nullspace()[0].T
+            zero_a, zero_b = sympy.zeros(1, a), sympy.zeros(1, T.cols - a)
+            return Verdict("refuted", "sympy", (
+                f"the cocone (R^1, {cat_text(zero_a)}, {cat_text(zero_b)}) has two mediating "
+                f"maps: {cat_text(sympy.zeros(1, dim))} and {cat_text(u)}"))
+        image = M.rank()
+        if dim < T.cols - image:
+            # ker T is larger than im M: a functional r killing im M but not some w in ker T is
+            # a commuting cocone that no X with r = X T can give (X T w = 0)
+            for w in T.nullspace():
+                for r in M.T.nullspace():
+                    if (r.T * w)[0] != 0:
+                        return Verdict("refuted", "sympy", (
+                            f"the cocone (R^1, {cat_text(r.T[:, :a])}, {cat_text(r.T[:, a:])}) "
+                            f"commutes but has no mediating map: it is non-zero on "
+                            f"{cat_text(w.T)}, which [i | j] sends to 0"))
+        return Verdict("proved", "sympy")
 
 
 # ---- deciding matrix equations -----------------------------------------------------------
@@ -641,7 +719,7 @@ def _power(x, y, node):
     if not _is_matrix(x):
         if _is_matrix(y):
             raise BackendError("E308", "a matrix cannot be an exponent", node.right.span)
-        return power(x, y)
+        return power(x, y, node)
     if not (getattr(y, "is_Integer", False) and y >= 0):
         raise BackendError("E308", "a matrix power needs a non-negative integer exponent",
                            node.right.span, hints=("`m^T` is the transpose",))
@@ -671,6 +749,7 @@ def _dimension(node: A.Expr, env: Env) -> Any:
     if not _is_dimension(d):
         raise BackendError("E307", f"a dimension must be a non-negative integer, not "
                            f"`{cat_text(d)}`", node.span)
+    check_size(d, node, "the dimension")
     return d
 
 

@@ -4,7 +4,8 @@ A suite is generated from the Module, one law per (declaration, instance), in th
 cats-laws / GATlab:
 
 - functor F:        `F.map_id[X]`, `F.map_comp[f, g]`, `F.respects[eq]`, `F.boundary[α]`,
-                    `F.interchange[α, β, γ, δ]`, `F.pullback[P].commutes`, `F.pullback[P].universal`
+                    `F.interchange[α, β, γ, δ]`, `F.pullback[P].commutes`, `F.pullback[P].universal`,
+                    `F.pushout[Q].commutes`, `F.pushout[Q].universal`
 - transformation η: `η.naturality[f]`
 - whatever the target category implies beyond these (its factory's `laws(module, F)`: Paths
   endpoints and low loss, Param unique states and sweep ensembles, Rep's structure condition)
@@ -15,11 +16,12 @@ The law types live with the theory that implies them (`catdsl.laws.category`, `t
 
 from __future__ import annotations
 
+from catdsl.laws.adjunction import adjunction_laws, monad_laws
 from catdsl.laws.category import (
     GenericMapComp, GenericMapId, GenericNaturality, MapComp, MapId, Naturality, Respects,
 )
 from catdsl.laws.law import Law
-from catdsl.laws.limits import PullbackUniversal
+from catdsl.laws.limits import PullbackUniversal, PushoutUniversal
 from catdsl.laws.two_category import BOUNDARY_SIDES, Boundary, Interchange
 from catdsl.semantics.module import Functor, Module, Presentation, Transformation
 
@@ -79,6 +81,7 @@ def functor_laws(m: Module, F: Functor) -> list[Law]:
     laws += [Interchange(name, a, b, c, d, span=at(F.cells.get(d.name)))
              for a, b, c, d in interchange_quadruples(p)]
     laws += [PullbackUniversal(name, pb, span=pb.span) for pb in p.pullbacks]
+    laws += [PushoutUniversal(name, po, span=po.span) for po in p.pushouts]
     if not isinstance(F.target, str):
         from catdsl import backend
 
@@ -101,9 +104,14 @@ def obligations(m: Module) -> list[Law]:
     """Every law of every functor, transformation and analysis of the module, in file order."""
     laws: list[Law] = []
     for F in m.functors.values():
-        laws.extend(functor_laws(m, F))
+        if not F.derived:  # a composite named only in a transformation's type holds by construction
+            laws.extend(functor_laws(m, F))
     for t in m.transformations.values():
         laws.extend(transformation_laws(m, t))
+    for adj in m.adjunctions.values():
+        laws.extend(adjunction_laws(m, adj))
+    for monad in m.monads.values():
+        laws.extend(monad_laws(m, monad))
     from catdsl import analysis
 
     laws.extend(analysis.laws(m))

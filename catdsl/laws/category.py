@@ -40,7 +40,7 @@ class Respects(FunctorLaw):
     @property
     def name(self) -> str:
         if self.equation.pullback:
-            return f"{self.functor}.pullback[{self.equation.pullback}].commutes"
+            return f"{self.functor}.{self.equation.construction}[{self.equation.pullback}].commutes"
         return f"{self.functor}.respects[{self.equation.name}]"
 
 

@@ -14,14 +14,17 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from catdsl import backend
+from catdsl.laws.adjunction import (
+    MonadAssociativity, MonadLeftUnit, MonadRightUnit, TriangleLeft, TriangleRight,
+)
 from catdsl.laws.category import MapComp, MapId, Naturality, Respects
-from catdsl.laws.law import FunctorLaw, Law, TransformationLaw
-from catdsl.laws.limits import PullbackUniversal
+from catdsl.laws.law import FunctorLaw, Law, PresentationLaw, TransformationLaw
+from catdsl.laws.limits import PullbackUniversal, PushoutUniversal
 from catdsl.laws.options import LawOptions
 from catdsl.laws.two_category import Boundary, Interchange
 from catdsl.laws.verdict import Verdict
-from catdsl.semantics import free
-from catdsl.semantics.interpret import image_path
+from catdsl.semantics import free, free2
+from catdsl.semantics.interpret import image_path, interpret, presented_images
 from catdsl.semantics.module import Functor, Module
 
 
@@ -60,6 +63,8 @@ def target_of(module: Module, law: Law):
         return module.functors[law.functor].target
     if isinstance(law, TransformationLaw):
         return module.functors[module.transformations[law.transformation].source].target
+    if isinstance(law, PresentationLaw):
+        return law.category
     raise TypeError(f"{type(law).__name__} names no functor")
 
 
@@ -103,8 +108,8 @@ def _respects(law: Respects, ctx: Context) -> Verdict:
     F: Functor = ctx.module.functors[law.functor]
     eq = law.equation
     if not isinstance(eq.lhs, free.Path):
-        return Verdict("unknown", "knuth-bendix",
-                       witness="equations between 2-cells of a presented 2-category are not decided in v0")
+        return _decide_cells(ctx, interpret(presented_images(F), eq.lhs),
+                             interpret(presented_images(F), eq.rhs))
     return _decide_paths(_system(ctx), image_path(F, eq.lhs), image_path(F, eq.rhs))
 
 
@@ -148,6 +153,45 @@ def _declared_pullback(law: PullbackUniversal, ctx: Context) -> Verdict:
                            "has no other universal properties")
 
 
+def _declared_pushout(law: PushoutUniversal, ctx: Context) -> Verdict:
+    """Dually: F's cocone is universal when F sends it onto a pushout the target declares (same
+    apex, injections and span modulo equations, in either orientation)."""
+    m, system = ctx.module, _system(ctx)
+    F: Functor = m.functors[law.functor]
+    po = law.pushout
+    target = m.presentations[F.target]
+    apex = F.objects[po.apex].value
+    f, g = image_path(F, po.f), image_path(F, po.g)
+    left, right = F.arrows[po.left].value, F.arrows[po.right].value
+    for q in target.pushouts:
+        if q.apex != apex:
+            continue
+        ql = free.generator_path(target.generator[q.left])
+        qr = free.generator_path(target.generator[q.right])
+        for pairs in ([(left, ql), (right, qr), (f, q.f), (g, q.g)],
+                      [(left, qr), (right, ql), (f, q.g), (g, q.f)]):
+            if all((a.dom, a.cod) == (b.dom, b.cod) and free.decide(system, a, b).status == "proved"
+                   for a, b in pairs):
+                return Verdict("proved", "declaration",
+                               witness=f"{po.apex} goes to the pushout {q.apex} that {target.name} declares")
+    return Verdict("unknown", "knuth-bendix",
+                   witness=f"{target.name} declares no pushout that F({po.apex}) is; a presentation "
+                           "has no other universal properties")
+
+
+def _decide_cells(ctx: Context, lhs, rhs) -> Verdict:
+    """Two 2-cell terms of the target presentation: equal in the 2-category it presents
+    (interchange and the declared 2-cell equations, `catdsl.semantics.free2`)."""
+    target = ctx.module.presentations[ctx.target]
+    free_1cells = not any(e.dimension == 1 for e in target.equations)
+    d = free2.decide2(target.computad, lhs, rhs, free_1cells=free_1cells)
+    if d.status == "refuted":
+        c = target.computad
+        return Verdict("refuted", "rewriting", witness=f"{d.reason}: `{c.render(d.lhs_normal)}` vs "
+                       f"`{c.render(d.rhs_normal)}`")
+    return Verdict(d.status, "rewriting", witness=None if d.status == "proved" else d.reason)
+
+
 def _decide_paths(system: free.RewriteSystem, lhs: free.Path, rhs: free.Path) -> Verdict:
     d = free.decide(system, lhs, rhs)
     if d.status == "proved":
@@ -159,7 +203,50 @@ def _decide_paths(system: free.RewriteSystem, lhs: free.Path, rhs: free.Path) ->
     return Verdict("unknown", "knuth-bendix", witness=d.reason)
 
 
+def _component(module: Module, name: str, obj: str) -> free.Path:
+    return module.transformations[name].components[obj].value
+
+
+def _image(module: Module, functor: str, path: free.Path) -> free.Path:
+    return image_path(module.functors[functor], path)
+
+
+def _triangle(law, ctx: Context) -> Verdict:
+    """ε_{F X} . F(η_X) = id_{F X} (left) or G(ε_Y) . η_{G Y} = id_{G Y} (right), in the
+    presentation the composite lives in."""
+    m, adj = ctx.module, ctx.module.adjunctions[law.owner_name]
+    F, G = m.functors[adj.left], m.functors[adj.right]
+    if isinstance(law, TriangleLeft):
+        fx = F.objects[law.obj].value
+        lhs = free.compose(_component(m, adj.counit, fx), _image(m, adj.left, _component(m, adj.unit, law.obj)))
+        return _decide_paths(_system(ctx), lhs, free.identity(fx))
+    gy = G.objects[law.obj].value
+    lhs = free.compose(_image(m, adj.right, _component(m, adj.counit, law.obj)), _component(m, adj.unit, gy))
+    return _decide_paths(_system(ctx), lhs, free.identity(gy))
+
+
+def _monad(law, ctx: Context) -> Verdict:
+    m, monad = ctx.module, ctx.module.monads[law.owner_name]
+    T = m.functors[monad.functor]
+    x = law.obj
+    tx = T.objects[x].value
+    mu, eta = (lambda y: _component(m, monad.mult, y)), (lambda y: _component(m, monad.unit, y))  # noqa: E731
+    if isinstance(law, MonadAssociativity):
+        lhs = free.compose(mu(x), _image(m, monad.functor, mu(x)))
+        rhs = free.compose(mu(x), mu(tx))
+    elif isinstance(law, MonadLeftUnit):
+        lhs, rhs = free.compose(mu(x), _image(m, monad.functor, eta(x))), free.identity(tx)
+    else:
+        lhs, rhs = free.compose(mu(x), eta(tx)), free.identity(tx)
+    return _decide_paths(_system(ctx), lhs, rhs)
+
+
 FREE: Mapping[type, Discharge] = {
+    TriangleLeft: _triangle,
+    TriangleRight: _triangle,
+    MonadAssociativity: _monad,
+    MonadLeftUnit: _monad,
+    MonadRightUnit: _monad,
     MapId: _by_definition,
     MapComp: _by_definition,
     Interchange: _by_definition,
@@ -167,4 +254,5 @@ FREE: Mapping[type, Discharge] = {
     Respects: _respects,
     Naturality: _naturality,
     PullbackUniversal: _declared_pullback,
+    PushoutUniversal: _declared_pushout,
 }

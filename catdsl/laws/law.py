@@ -73,3 +73,15 @@ class TransformationLaw(Law):
     @property
     def owner(self) -> str:
         return self.transformation
+
+
+@dataclass(frozen=True)
+class PresentationLaw(Law):
+    """A law decided in the presentation `category` (adjunctions, monads), owned by `owner_name`."""
+
+    owner_name: str
+    category: str
+
+    @property
+    def owner(self) -> str:
+        return self.owner_name

@@ -81,6 +81,9 @@ def number(e: A.Expr) -> int | float:
     def go(e: A.Expr) -> Fraction:
         match e:
             case A.Number(text=t):
+                mantissa, _, exponent = t.lower().partition("e")
+                if len(mantissa) > 30 or len(exponent) > 4:  # an option is a small number
+                    raise _NotANumber
                 return Fraction(t)
             case A.Neg(operand=x):
                 return -go(x)
@@ -98,6 +101,8 @@ def number(e: A.Expr) -> int | float:
         raise _NotANumber
 
     value = go(e)
+    if abs(value) > 10**30:
+        raise _NotANumber
     exact_int = isinstance(e, A.Number) and not any(c in e.text for c in ".eE")
     if value.denominator == 1 and (exact_int or not isinstance(e, A.Number)):
         return int(value)
@@ -130,8 +135,8 @@ def select(module, laws: list[Law], run: Options = Options(), only: tuple[str, .
             try:
                 value = number(kw.value)
             except _NotANumber:
-                problems.append(Diagnostic("E313", f"`{kw.name}` must be a number, not "
-                                           f"`{printer.expr(kw.value)}`", kw.value.span))
+                problems.append(Diagnostic("E313", f"`{kw.name}` must be a number of at most 30 digits, "
+                                           f"not `{_short(printer.expr(kw.value))}`", kw.value.span))
                 continue
             reached = [i for i in chosen if any(selects(n, laws[i]) and _applies(n, laws[i], kw.name)
                                                 for n in names)]
@@ -192,3 +197,7 @@ def nearest(name: str, laws: list[Law]) -> tuple[str, ...]:
     if not laws:
         return ("this file implies no obligations",)
     return (f"its obligations belong to {', '.join(f'`{o}`' for o in sorted({law.owner for law in laws}))}",)
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= 40 else text[:37] + "…"

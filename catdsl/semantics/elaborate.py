@@ -8,6 +8,7 @@ read, parsed and merged into the file scope, each file once.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import os
 from dataclasses import dataclass, field
@@ -18,10 +19,10 @@ from catdsl.diagnostics import Diagnostic, DiagnosticError
 from catdsl.semantics import free
 from catdsl.semantics.free import Generator, Path
 from catdsl.semantics.module import (
-    Analysis, Cell, Declaration, Equation, Functor, Horizontal, Id2, Image, Module, Presentation,
-    Pullback, Pushout, Rule, Subject, Sweep, Term2, Transformation, Vertical,
+    Adjunction, Analysis, Cell, Declaration, Equation, Functor, Horizontal, Id2, Image, Module, Monad,
+    Presentation, Pullback, Pushout, Rule, Subject, Sweep, Term2, Transformation, Vertical,
 )
-from catdsl.semantics.interpret import FREE, Images, interpret
+from catdsl.semantics.interpret import FREE, Images, interpret, presented_images
 from catdsl.span import Span
 from catdsl.syntax import ast as A
 from catdsl.syntax import printer
@@ -62,6 +63,8 @@ class _Scope:
     sources: dict[str, str] = field(default_factory=dict)
     sweeps: dict[str, Sweep] = field(default_factory=dict)
     analyses: list[Analysis] = field(default_factory=list)
+    adjunctions: dict[str, Adjunction] = field(default_factory=dict)
+    monads: dict[str, Monad] = field(default_factory=dict)
 
 
 class Elaborator:
@@ -69,6 +72,7 @@ class Elaborator:
         self.diagnostics: list[Diagnostic] = []
         self.scope = _Scope()
         self._stack: list[tuple[str, str]] = []  # (resolved key, path as shown) of open files
+        self.root: FilePath | None = None  # imports are read only under this folder
         self._done: set[str] = set()  # files already elaborated (a diamond imports one twice)
         # presentation name -> names declared in it whose declaration failed
         self.broken: dict[str, set[str]] = {}
@@ -141,6 +145,12 @@ class Elaborator:
                     except _Failed:
                         self.scope.broken.add(stmt.name.id)
                         raise
+            case A.AdjunctionDecl():
+                if self.declare_global(stmt.name, "adjunction"):
+                    self.scope.adjunctions[stmt.name.id] = self.adjunction(stmt)
+            case A.MonadDecl():
+                if self.declare_global(stmt.name, "monad"):
+                    self.scope.monads[stmt.name.id] = self.monad(stmt)
             case A.DataDecl() | A.ModelDecl():
                 kind = type(stmt).__name__.removesuffix("Decl").lower()
                 if self.declare_global(stmt.name, kind):
@@ -167,6 +177,10 @@ class Elaborator:
                 self.scope.checks.append(stmt)
 
     def import_file(self, stmt: A.Import, path: str) -> None:
+        """Elaborate an imported file once. Only a regular `.cat` file under the import root (the
+        folder of the file named on the command line, or `--import-root`), of at most
+        MAX_IMPORT_BYTES and at most MAX_IMPORT_DEPTH imports deep, is read; a refused file is
+        never opened, so its content is never echoed."""
         from catdsl.syntax.parse import parse
 
         base = FilePath(path).parent if path != "<input>" else FilePath.cwd()
@@ -174,7 +188,8 @@ class Elaborator:
             raise self.error("E901", f"cannot read `{stmt.path}`: not a file name", stmt.span)
         target = base / stmt.path
         try:
-            key = str(target.resolve())
+            resolved = target.resolve()
+            key = str(resolved)
         except (OSError, ValueError, RuntimeError) as e:
             raise self.error("E901", f"cannot read `{stmt.path}`: {e}", stmt.span)
         shown = os.path.normpath(target) if not FilePath(stmt.path).is_absolute() else stmt.path
@@ -188,6 +203,7 @@ class Elaborator:
                              "into a third file that both import")
         if key in self._done:
             return  # already elaborated: its names are in scope
+        self.refuse_import(stmt, resolved, base)
         try:
             text = target.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError, ValueError) as e:
@@ -201,6 +217,31 @@ class Elaborator:
             self._done.add(key)
             return
         self.file(tree, shown)
+
+    def refuse_import(self, stmt: A.Import, resolved: FilePath, base: FilePath) -> None:
+        """E901 for an import that is not a regular `.cat` file under the import root, is too
+        large, or nests too deeply (checked with `stat`, before the file is opened)."""
+        import stat
+
+        def refuse(why: str, *hints: str) -> None:
+            raise self.error("E901", f"cannot import `{stmt.path}`: {why}", stmt.span, *hints)
+
+        if len(self._stack) >= MAX_IMPORT_DEPTH:
+            refuse(f"imports nest more than {MAX_IMPORT_DEPTH} deep", "import the shared files from one file")
+        if self.root is not None and not resolved.is_relative_to(self.root):
+            refuse(f"it lies outside `{self.root}`, the folder imports are read from",
+                   "imports are resolved inside the folder of the file given on the command line; "
+                   "pass --import-root DIR to widen it")
+        if resolved.suffix != ".cat":
+            refuse("only `.cat` files can be imported")
+        try:
+            info = os.stat(resolved)
+        except OSError as e:
+            refuse(e.strerror or str(e), f"the path is relative to the importing file's folder `{base}`")
+        if not stat.S_ISREG(info.st_mode):
+            refuse("it is not a regular file")
+        if info.st_size > MAX_IMPORT_BYTES:
+            refuse(f"it has {info.st_size:,} bytes, over the limit of {MAX_IMPORT_BYTES:,}")
 
     # -- sweeps and analyses
     def sweep(self, stmt: A.SweepDecl) -> Sweep | None:
@@ -651,6 +692,14 @@ class Elaborator:
             raise _Failed()
         src, tgt = refs
         name = decl.name.id
+        if decl.mappings is None and self.is_functor_expr(decl.definition):
+            # `functor H : A -> C = G . F`, `= id(A)`: the composite, checked against the type
+            made = self.functor_expr(decl.definition)
+            if (made.source, made.target) != (src, tgt):
+                raise self.error("E208", f"`{_text(decl.definition)}` is a functor {_cat(made.source)} -> "
+                                 f"{_cat(made.target)}, but `{name}` is declared {_cat(src)} -> {_cat(tgt)}",
+                                 decl.definition.span)
+            return dataclasses.replace(made, name=name, derived=False, span=decl.span)
         if decl.mappings is None:
             return Functor(name, src, tgt, {}, {}, {}, definition=decl.definition, span=decl.span)
         if isinstance(src, backend.SemanticRef):
@@ -840,7 +889,225 @@ class Elaborator:
                 f"{fname}({free.render(cell.target)}) = {free.render(want_tgt)}")
         return t
 
+    # -- composite and identity functors
+    def is_functor_expr(self, e: A.Expr | None) -> bool:
+        """`G . F`, `G.F` of declared functors, or `id(C)` of a presentation."""
+        if isinstance(e, A.Call):
+            return isinstance(e.func, A.Name) and e.func.id == "id"
+        if isinstance(e, A.Compose):
+            return all(isinstance(x, (A.Name, A.QualName, A.Compose, A.Call)) for x in e.parts)
+        if isinstance(e, A.QualName):
+            return all(self.scope.kinds.get(x) == "functor" for x in e.parts)
+        return False
+
+    def functor_expr(self, e: A.Expr) -> Functor:
+        """The functor a name, a composite `G . F` or `id(C)` denotes. A composite or identity is
+        made once and kept under its text (`G . F`) as a derived functor."""
+        if not self.is_functor_expr(e):
+            return self.functor_ref(e)
+        key = _text(e)
+        if key in self.scope.functors:
+            return self.scope.functors[key]
+        if isinstance(e, A.Call):
+            made = self.identity_functor(e, key)
+        else:
+            parts = e.parts if isinstance(e, A.Compose) else tuple(A.Name(x, span=e.span) for x in e.parts)
+            fs = [self.functor_expr(x) for x in parts]  # applicative order: the last applies first
+            made = fs[-1]
+            for outer in reversed(fs[:-1]):
+                made = self.compose_functors(outer, made, key, e.span)
+        made = dataclasses.replace(made, name=key, derived=True)
+        self.scope.functors[key] = made
+        return made
+
+    def identity_functor(self, e: A.Call, key: str) -> Functor:
+        args = e.positional
+        if len(args) != 1 or e.keywords or not isinstance(args[0], A.Name) \
+                or args[0].id not in self.scope.presentations:
+            raise self.error("E220", f"`{key}` is not a functor: `id(C)` takes one category of this file",
+                             e.span, "write `id(C)` for the identity functor on a `category C`")
+        p = self.scope.presentations[args[0].id]
+        objects = {x: Image(x, A.Name(x, span=e.span), x, span=e.span) for x in p.objects}
+        arrows = {g.name: Image(g.name, A.Name(g.name, span=e.span), free.generator_path(g), span=e.span)
+                  for g in p.generators}
+        cells = {c.name: Image(c.name, A.Name(c.name, span=e.span), c, span=e.span) for c in p.cells}
+        return Functor(key, p.name, p.name, objects, arrows, cells, span=e.span)
+
+    def compose_functors(self, G: Functor, F: Functor, key: str, span: Span) -> Functor:
+        """G . F. Into a presentation its images are computed here; into a semantic category it
+        records the composite and the backend applies G's interpretation to F's images."""
+        if F.target != G.source:
+            raise self.error("E203", f"`{key}` does not compose: {F.name} : {_cat(F.source)} -> "
+                             f"{_cat(F.target)} but {G.name} : {_cat(G.source)} -> {_cat(G.target)}", span,
+                             f"did you mean `{F.name} . {G.name}`?" if G.target == F.source else "")
+        if not isinstance(F.target, str) or F.definition is not None or F.rules or G.definition is not None \
+                or G.rules:
+            raise self.error("E215", f"`{key}`: composites of functors given by rules or definitions, or "
+                             "through a semantic category, are not supported in this version", span,
+                             "compose functors out of presentations, given by their mappings")
+        if not isinstance(G.target, str):
+            if _computes_objects(G.target):
+                raise self.error("E215", f"`{key}`: composites into `{G.target.name}` are not supported in "
+                                 "this version", span, f"map into `{G.target.name}` directly")
+            return Functor(key, F.source, G.target, dict(F.objects), dict(F.arrows), dict(F.cells),
+                           span=span, composite=(G.name, *(F.composite or (F.name,))))
+        images = presented_images(G)
+        objects = {x: Image(x, img.expr, G.objects[img.value].value, span=img.span)
+                   for x, img in F.objects.items() if img.value in G.objects}
+        arrows = {g: Image(g, img.expr, interpret(images, img.value), span=img.span)
+                  for g, img in F.arrows.items()}
+        cells = {c: Image(c, img.expr, interpret(images, img.value), span=img.span)
+                 for c, img in F.cells.items()}
+        return Functor(key, F.source, G.target, objects, arrows, cells, span=span)
+
+    # -- transformations defined from others; adjunctions and monads
+    def defined_transformation(self, decl: A.TransformationDecl, f: Functor, g: Functor) -> Transformation:
+        """`transformation θ : F => G = EXPR`: its components computed from EXPR, whose type must
+        be the declared one (functors compared by what they do, so `H` and `G . F` agree)."""
+        made = self.transformation_expr(decl.definition)
+        src, tgt = self.scope.functors[made.source], self.scope.functors[made.target]
+        if not (_same_functor(src, f) and _same_functor(tgt, g)):
+            raise self.error("E208", f"`{_text(decl.definition)}` is a transformation {made.source} => "
+                             f"{made.target}, but `{decl.name.id}` is declared {f.name} => {g.name}",
+                             decl.definition.span)
+        return dataclasses.replace(made, name=decl.name.id, source=f.name, target=g.name, span=decl.span)
+
+    def transformation_expr(self, e: A.Expr) -> Transformation:
+        """A transformation from named ones: `η`, `id(F)`, `θ . η` (vertical), `G * η` and `η * F`
+        (whiskering), `θ * η` (horizontal). Components are computed in the target presentation."""
+        kind = lambda x: self.scope.kinds.get(x.id) if isinstance(x, A.Name) else None  # noqa: E731
+        match e:
+            case A.Name(id=n) if kind(e) == "transformation":
+                if n in self.scope.broken:
+                    raise _Failed()
+                return self.scope.transformations[n]
+            case A.Call(func=A.Name(id="id"), args=(A.Name() as x,)) if kind(x) == "functor" or \
+                    self.is_functor_expr(x):
+                F = self.functor_expr(x)
+                self.presented(F, e)
+                comps = {o: Image(o, e, free.identity(img.value), span=e.span) for o, img in F.objects.items()}
+                return Transformation(_text(e), F.name, F.name, comps, span=e.span)
+            case A.Compose(parts=parts) if len(parts) >= 2:
+                ts = [self.transformation_expr(x) for x in parts]
+                made = ts[-1]
+                for outer in reversed(ts[:-1]):
+                    made = self.vertical(outer, made, e)
+                return made
+            case A.BinOp(op="*", left=left, right=right):
+                lt = kind(left) == "transformation" or not self.is_functor_expr(left) and kind(left) != "functor"
+                rt = kind(right) == "transformation" or not self.is_functor_expr(right) and kind(right) != "functor"
+                if lt and rt:
+                    theta, eta = self.transformation_expr(left), self.transformation_expr(right)
+                    return self.horizontal(theta, eta, e)
+                if rt:
+                    return self.whisker_left(self.functor_expr(left), self.transformation_expr(right), e)
+                if lt:
+                    return self.whisker_right(self.transformation_expr(left), self.functor_expr(right), e)
+        raise self.error("E217", f"`{_text(e)}` is not a transformation term", e.span,
+                         "write `G * eta`, `eta * F`, `theta . eta`, `theta * eta` or `id(F)`")
+
+    def presented(self, F: Functor, e: A.Expr) -> None:
+        if not isinstance(F.target, str):
+            raise self.error("E215", f"`{_text(e)}`: transformations built from others are computed "
+                             "between functors into presentations in this version", e.span)
+
+    def derive(self, F: Functor) -> Functor:
+        """Keep a functor made for a transformation's type under its text, like `G . F`."""
+        F = dataclasses.replace(F, derived=True)
+        return self.scope.functors.setdefault(F.name, F)
+
+    def vertical(self, theta: Transformation, eta: Transformation, e: A.Expr) -> Transformation:
+        F, G = self.scope.functors[eta.source], self.scope.functors[eta.target]
+        if not _same_functor(G, self.scope.functors[theta.source]):
+            raise self.error("E216", f"`{_text(e)}` does not compose: {eta.name} ends at {eta.target} but "
+                             f"{theta.name} starts at {theta.source}", e.span)
+        self.presented(F, e)
+        comps = {x: Image(x, e, free.compose(theta.components[x].value, c.value), span=e.span)
+                 for x, c in eta.components.items() if x in theta.components}
+        return Transformation(_text(e), F.name, theta.target, comps, span=e.span)
+
+    def whisker_left(self, G: Functor, eta: Transformation, e: A.Expr) -> Transformation:
+        """(G η)_x = G(η_x) : G F x -> G F' x."""
+        F, F2 = self.scope.functors[eta.source], self.scope.functors[eta.target]
+        src = self.derive(self.compose_functors(G, F, f"{G.name} . {F.name}", e.span))
+        tgt = self.derive(self.compose_functors(G, F2, f"{G.name} . {F2.name}", e.span))
+        self.presented(src, e)
+        images = presented_images(G)
+        comps = {x: Image(x, e, interpret(images, c.value), span=e.span) for x, c in eta.components.items()}
+        return Transformation(_text(e), src.name, tgt.name, comps, span=e.span)
+
+    def whisker_right(self, eta: Transformation, K: Functor, e: A.Expr) -> Transformation:
+        """(η K)_z = η_{K z} : F K z -> F' K z."""
+        F, F2 = self.scope.functors[eta.source], self.scope.functors[eta.target]
+        src = self.derive(self.compose_functors(F, K, f"{F.name} . {K.name}", e.span))
+        tgt = self.derive(self.compose_functors(F2, K, f"{F2.name} . {K.name}", e.span))
+        self.presented(src, e)
+        comps = {z: Image(z, e, eta.components[img.value].value, span=e.span)
+                 for z, img in K.objects.items() if img.value in eta.components}
+        return Transformation(_text(e), src.name, tgt.name, comps, span=e.span)
+
+    def horizontal(self, theta: Transformation, eta: Transformation, e: A.Expr) -> Transformation:
+        """θ * η = (θ F') . (G η) for η : F => F' (A -> B) and θ : G => G' (B -> C)."""
+        G = self.scope.functors[theta.source]
+        F2 = self.scope.functors[eta.target]
+        return self.vertical(self.whisker_right(theta, F2, e), self.whisker_left(G, eta, e), e)
+
+    def structure_part(self, decl, key: str) -> Transformation:
+        m = next((m for m in decl.mappings if isinstance(m.source, A.Name) and m.source.id == key), None)
+        if m is None:
+            raise self.error("E207", f"`{decl.name.id}` gives no `{key}`", decl.name.span,
+                             f"add `{key} |-> η` naming a transformation")
+        made = self.transformation_expr(m.image)
+        if made.name not in self.scope.transformations:
+            self.scope.transformations[made.name] = made
+        return made
+
+    def adjunction(self, decl: A.AdjunctionDecl) -> Adjunction:
+        """F -| G: unit η : id(A) => G . F and counit ε : F . G => id(B), between presentations."""
+        F, G = self.functor_ref(decl.left), self.functor_ref(decl.right)
+        if not (isinstance(F.source, str) and isinstance(F.target, str) and (G.source, G.target) == (F.target, F.source)):
+            raise self.error("E208", f"`{F.name} -| {G.name}` needs {F.name} : A -> B and {G.name} : B -> A "
+                             "between presentations", decl.left.span.to(decl.right.span))
+        self.known_keys(decl, ("unit", "counit"))
+        unit, counit = self.structure_part(decl, "unit"), self.structure_part(decl, "counit")
+        ida, idb = (self.functor_expr(A.Call(A.Name("id"), (A.Name(c),), span=decl.span)) for c in (F.source, F.target))
+        gf = self.derive(self.compose_functors(G, F, f"{G.name} . {F.name}", decl.span))
+        fg = self.derive(self.compose_functors(F, G, f"{F.name} . {G.name}", decl.span))
+        for part, (want_src, want_tgt), what in ((unit, (ida, gf), f"id({F.source}) => {G.name} . {F.name}"),
+                                                 (counit, (fg, idb), f"{F.name} . {G.name} => id({F.target})")):
+            if not (_same_functor(self.scope.functors[part.source], want_src)
+                    and _same_functor(self.scope.functors[part.target], want_tgt)):
+                raise self.error("E208", f"the {'unit' if part is unit else 'counit'} of `{decl.name.id}` must be "
+                                 f"{what}, not {part.source} => {part.target}", decl.span)
+        return Adjunction(decl.name.id, F.name, G.name, unit.name, counit.name, span=decl.span)
+
+    def monad(self, decl: A.MonadDecl) -> Monad:
+        """T : C -> C with unit η : id(C) => T and multiplication μ : T . T => T."""
+        T = self.functor_ref(decl.functor)
+        if not (isinstance(T.source, str) and T.source == T.target):
+            raise self.error("E208", f"a monad's functor is an endofunctor C -> C of a presentation, not "
+                             f"{_cat(T.source)} -> {_cat(T.target)}", decl.functor.span)
+        self.known_keys(decl, ("unit", "mult"))
+        unit, mult = self.structure_part(decl, "unit"), self.structure_part(decl, "mult")
+        idc = self.functor_expr(A.Call(A.Name("id"), (A.Name(T.source),), span=decl.span))
+        tt = self.derive(self.compose_functors(T, T, f"{T.name} . {T.name}", decl.span))
+        for part, (want_src, want_tgt), what in ((unit, (idc, T), f"id({T.source}) => {T.name}"),
+                                                 (mult, (tt, T), f"{T.name} . {T.name} => {T.name}")):
+            if not (_same_functor(self.scope.functors[part.source], want_src)
+                    and _same_functor(self.scope.functors[part.target], want_tgt)):
+                raise self.error("E208", f"the {'unit' if part is unit else 'multiplication'} of `{decl.name.id}` "
+                                 f"must be {what}, not {part.source} => {part.target}", decl.span)
+        return Monad(decl.name.id, T.name, unit.name, mult.name, span=decl.span)
+
+    def known_keys(self, decl, keys: tuple[str, ...]) -> None:
+        for m in decl.mappings:
+            if not (isinstance(m.source, A.Name) and m.source.id in keys):
+                self.error("E209", f"`{_text(m.source)}` is not a part of `{decl.name.id}`", m.source.span,
+                           f"its parts are {_list(list(keys))}")
+
     def functor_ref(self, e: A.Expr) -> Functor:
+        if self.is_functor_expr(e):
+            return self.functor_expr(e)
         head = e.id if isinstance(e, A.Name) else None
         if head is not None and head in self.scope.functors:
             return self.scope.functors[head]
@@ -867,6 +1134,8 @@ class Elaborator:
         if failed:
             raise _Failed()
         f, g = fs
+        if decl.mappings is None:
+            return self.defined_transformation(decl, f, g)
         if (f.source, f.target) != (g.source, g.target):
             raise self.error("E208", f"`{f.name}` and `{g.name}` are not parallel functors: "
                              f"{f.name} : {_cat(f.source)} -> {_cat(f.target)} but "
@@ -914,6 +1183,13 @@ class Elaborator:
             self.error("E207", f"transformation `{decl.name.id}` has no component at {_list(missing)}",
                        decl.name.span, "add " + ", ".join(f"`{n} |-> …`" for n in missing))
         return Transformation(decl.name.id, f.name, g.name, comps, span=decl.span)
+
+
+def _same_functor(F: Functor, G: Functor) -> bool:
+    """Whether two functors between presentations do the same to objects, generators and cells."""
+    values = lambda H, part: {k: v.value for k, v in getattr(H, part).items()}  # noqa: E731
+    return (F.source, F.target) == (G.source, G.target) and F.composite == G.composite and all(
+        values(F, part) == values(G, part) for part in ("objects", "arrows", "cells"))
 
 
 def _computes_objects(target) -> bool:
@@ -992,9 +1268,18 @@ def _kinds(*groups: tuple[str, list[str]]) -> str:
     return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
 
 
-def elaborate(tree: A.SourceFile, file: str, text: str | None = None) -> Module:
-    """Elaborate a parsed file; raise `DiagnosticError` with every static error found."""
+# Imports: how deep they may nest and how large an imported file may be (see `import_file`).
+MAX_IMPORT_DEPTH = 64
+MAX_IMPORT_BYTES = 8 * 1024 * 1024
+
+
+def elaborate(tree: A.SourceFile, file: str, text: str | None = None,
+              import_root: str | None = None) -> Module:
+    """Elaborate a parsed file; raise `DiagnosticError` with every static error found. Imports
+    are read only under `import_root` (default: the file's folder)."""
     el = Elaborator()
+    if file != "<input>":
+        el.root = FilePath(import_root or FilePath(file).parent).resolve()
     if text is not None:
         el.scope.sources[file] = text
     el.file(tree, file)
@@ -1004,7 +1289,8 @@ def elaborate(tree: A.SourceFile, file: str, text: str | None = None) -> Module:
         raise err
     s = el.scope
     return Module(file, tuple(s.params), s.presentations, s.functors, s.transformations,
-                  tuple(s.declarations), tuple(s.checks), s.sources, s.sweeps, tuple(s.analyses))
+                  tuple(s.declarations), tuple(s.checks), s.sources, s.sweeps, tuple(s.analyses),
+                  s.adjunctions, s.monads)
 
 
 def load(path: str) -> Module:

@@ -102,7 +102,8 @@ class Equation:
     lhs: Path | Term2
     rhs: Path | Term2
     span: Span = _span()
-    pullback: str | None = None  # set on the commuting square a `pullback` declares
+    pullback: str | None = None  # the apex, set on the commuting square a `pullback` declares
+    construction: str = "pullback"  # or "pushout", "equalizer": the declaration of that square
 
     @property
     def dimension(self) -> int:
@@ -112,6 +113,19 @@ class Equation:
 @dataclass(frozen=True)
 class Pullback:
     """`pullback (P, p, q) of f, g`: a limit cone over the cospan f : A -> C <- B : g."""
+
+    apex: str
+    left: str
+    right: str
+    f: Path
+    g: Path
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class Pushout:
+    """`pushout (Q, i, j) of f, g`: a colimit cocone under the span f : C -> A, g : C -> B,
+    with injections i : A -> Q, j : B -> Q and the square i . f = j . g."""
 
     apex: str
     left: str
@@ -133,6 +147,7 @@ class Presentation:
     pullbacks: tuple[Pullback, ...]
     spans: dict[str, Span] = field(default_factory=dict, compare=False, repr=False)
     span: Span = _span()
+    pushouts: tuple[Pushout, ...] = ()
 
     @cached_property
     def generator(self) -> dict[str, Generator]:
@@ -147,9 +162,22 @@ class Presentation:
         eqs = [(e.name, e.lhs, e.rhs) for e in self.equations if e.dimension == 1]
         return RewriteSystem(self.generators, eqs)
 
+    @cached_property
+    def computad(self):
+        """The 2-cells with the 2-cell equations as rewrite rules (`catdsl.semantics.free2`)."""
+        from catdsl.semantics.free2 import Computad
+
+        return Computad(self.cells, [(e.name, e.lhs, e.rhs) for e in self.equations if e.dimension == 2])
+
     def pullback_names(self) -> set[str]:
-        """Objects and projections a pullback introduces (a functor may leave them unmapped)."""
-        return {n for pb in self.pullbacks for n in (pb.apex, pb.left, pb.right)}
+        """Objects and legs a pullback or pushout introduces (a functor may leave them unmapped,
+        to have them computed in its target)."""
+        return {n for c in self.cones() for n in (c.apex, c.left, c.right)}
+
+    def cones(self) -> tuple[Pullback | Pushout, ...]:
+        """The declared universal (co)cones whose apex and legs may be computed: pullbacks, then
+        pushouts."""
+        return (*self.pullbacks, *self.pushouts)
 
 
 # ---- functors and transformations ---------------------------------------------------------------
@@ -192,6 +220,12 @@ class Functor:
     rules: tuple[Rule, ...] = ()
     definition: A.Expr | None = None  # `functor L : P -> R = features(...)`
     span: Span = _span()
+    # `G . F` into a semantic category: the functors it composes, G first (applicative order);
+    # its images are those of the last one's images under the others (the backend composes them)
+    composite: tuple[str, ...] = ()
+    # made by elaboration for a composite or identity named only inside a transformation's type
+    # (`η : id(A) => G . F`): its functoriality holds by construction, so it implies no laws
+    derived: bool = False
 
 
 @dataclass(frozen=True)
@@ -261,6 +295,31 @@ class Analysis:
 
 
 @dataclass(frozen=True)
+class Adjunction:
+    """`adjunction NAME : F -| G { unit |-> η; counit |-> ε }`: F : A -> B left adjoint to
+    G : B -> A, with η : id(A) => G . F and ε : F . G => id(B) (names of transformations)."""
+
+    name: str
+    left: str
+    right: str
+    unit: str
+    counit: str
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class Monad:
+    """`monad NAME : T { unit |-> η; mult |-> μ }`: T : C -> C with η : id(C) => T and
+    μ : T . T => T (names of functors and transformations)."""
+
+    name: str
+    functor: str
+    unit: str
+    mult: str
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
 class Module:
     file: str
     params: tuple[str, ...]
@@ -272,5 +331,7 @@ class Module:
     sources: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
     sweeps: dict[str, Sweep] = field(default_factory=dict)
     analyses: tuple[Analysis, ...] = ()
+    adjunctions: dict[str, Adjunction] = field(default_factory=dict)
+    monads: dict[str, Monad] = field(default_factory=dict)
     # Per-module caches of backends (interpretations, run sessions), keyed by their owner.
     memo: dict = field(default_factory=dict, compare=False, repr=False)

@@ -255,9 +255,34 @@ class FunctorDecl:
 
 @dataclass(frozen=True)
 class TransformationDecl:
+    """`transformation η : F => G { X |-> component; … }`, or `= EXPR` defined from others:
+    `G * η`, `η * F` (whiskering), `θ . η` (vertical), `θ * η` (horizontal), `id(F)`."""
+
     name: Name
     source: Expr
     target: Expr
+    mappings: tuple[Mapping, ...] | None
+    definition: Expr | None = None
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class AdjunctionDecl:
+    """`adjunction NAME : F -| G { unit |-> η; counit |-> ε }`."""
+
+    name: Name
+    left: Expr
+    right: Expr
+    mappings: tuple[Mapping, ...]
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class MonadDecl:
+    """`monad NAME : T { unit |-> η; mult |-> μ }` for an endofunctor T."""
+
+    name: Name
+    functor: Expr
     mappings: tuple[Mapping, ...]
     span: Span = _span()
 
@@ -319,8 +344,8 @@ class CheckDecl:
 
 
 Statement = (
-    Import | ParamDecl | CategoryDecl | FunctorDecl | TransformationDecl | DataDecl | ModelDecl
-    | SweepDecl | AnalysisDecl | TransferDecl | CheckDecl
+    Import | ParamDecl | CategoryDecl | FunctorDecl | TransformationDecl | AdjunctionDecl
+    | MonadDecl | DataDecl | ModelDecl | SweepDecl | AnalysisDecl | TransferDecl | CheckDecl
 )
 
 

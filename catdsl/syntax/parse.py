@@ -25,14 +25,14 @@ from catdsl.syntax import ast as A
 # with the grammar.
 RESERVED_WORDS = frozenset({
     "import", "param", "category", "objects", "object", "eq", "pullback", "pushout", "functor",
-    "transformation", "data", "model", "sweep", "classes", "persistence", "transfer", "check",
-    "in", "of", "by", "over", "with",
+    "transformation", "adjunction", "monad", "data", "model", "sweep", "classes", "persistence",
+    "transfer", "check", "in", "of", "by", "over", "with",
 })
 
 # Token kinds after which a newline continues the line: binary operators, arrows, separators
 # inside a statement, open brackets, and the connectives that never end a statement.
 _CONTINUE_AFTER = frozenset({
-    "COMPOSE", "OPLUS", "PLUS", "MINUS", "STAR", "SLASH", "CARET", "ARROW", "DARROW",
+    "COMPOSE", "OPLUS", "PLUS", "MINUS", "STAR", "SLASH", "CARET", "ARROW", "DARROW", "ADJOINT",
     "MAPSTO", "RANGE", "COMMA", "COLON", "EQUAL", "LPAR", "LSQB", "LBRACE",
     "IN", "OF", "BY", "OVER", "WITH",
 })
@@ -55,7 +55,7 @@ _STARTS_EXPRESSION = frozenset({
 # Terminal names in words, for "expected …" messages.
 TOKEN_WORDS = {
     "NAME": "a name", "QUALNAME": "a dotted name", "NUMBER": "a number", "STRING": "a string",
-    "ARROW": "`->`", "DARROW": "`=>`", "MAPSTO": "`|->`", "COMPOSE": "a composition (`.` or `>>`)",
+    "ARROW": "`->`", "DARROW": "`=>`", "ADJOINT": "`-|`", "MAPSTO": "`|->`", "COMPOSE": "a composition (`.` or `>>`)",
     "RANGE": "`..`", "OPLUS": "`(+)`", "PLUS": "`+`", "MINUS": "`-`", "STAR": "`*`",
     "SLASH": "`/`", "CARET": "`^`", "LPAR": "`(`", "RPAR": "`)`", "LSQB": "`[`", "RSQB": "`]`",
     "LBRACE": "`{`", "RBRACE": "`}`", "COMMA": "`,`", "COLON": "`:`", "EQUAL": "`=`",
@@ -200,8 +200,18 @@ class _Builder(Transformer):
 
     def transformation(self, c):
         kw, name, src, _arrow, tgt, body = c
-        return A.TransformationDecl(self._name(name), src, tgt, body[0],
-                                    span=self._cover(kw, body[1]))
+        if type(body) is tuple:  # a map block: (mappings, closing brace)
+            return A.TransformationDecl(self._name(name), src, tgt, body[0],
+                                        span=self._cover(kw, body[1]))
+        return A.TransformationDecl(self._name(name), src, tgt, None, body, span=self._cover(kw, body))
+
+    def adjunction(self, c):
+        kw, name, left, _adjoint, right, body = c
+        return A.AdjunctionDecl(self._name(name), left, right, body[0], span=self._cover(kw, body[1]))
+
+    def monad(self, c):
+        kw, name, functor, body = c
+        return A.MonadDecl(self._name(name), functor, body[0], span=self._cover(kw, body[1]))
 
     def map_block(self, c):
         return (tuple(c[:-1]), c[-1])
@@ -380,12 +390,15 @@ _CHILD = {
     A.EquationDecl: ("lhs", "rhs"), A.PullbackDecl: ("f", "g"), A.DataDecl: ("value",),
     A.ModelDecl: ("value",), A.TransferDecl: ("value",), A.SweepDecl: ("base",),
     A.Binding: ("domain",), A.AnalysisDecl: ("subject", "method"),
-    A.FunctorDecl: ("source", "target", "definition"), A.TransformationDecl: ("source", "target"),
+    A.FunctorDecl: ("source", "target", "definition"),
+    A.TransformationDecl: ("source", "target", "definition"), A.AdjunctionDecl: ("left", "right"),
+    A.MonadDecl: ("functor",),
 }
 _CHILDREN = {
     A.Tuple: "items", A.ListExpr: "items", A.SetExpr: "items", A.Compose: "parts",
     A.Call: "args", A.CategoryDecl: "items", A.FunctorDecl: "mappings",
     A.TransformationDecl: "mappings", A.SweepDecl: "bindings", A.CheckDecl: "targets",
+    A.AdjunctionDecl: "mappings", A.MonadDecl: "mappings",
 }
 
 
@@ -509,8 +522,8 @@ def _acceptable(e: UnexpectedToken) -> set[str]:
 
 
 _STATEMENT_KEYWORDS = frozenset({
-    "IMPORT", "PARAM", "CATEGORY", "FUNCTOR", "TRANSFORMATION", "DATA", "MODEL", "SWEEP",
-    "CLASSES", "PERSISTENCE", "TRANSFER", "CHECK",
+    "IMPORT", "PARAM", "CATEGORY", "FUNCTOR", "TRANSFORMATION", "ADJUNCTION", "MONAD", "DATA",
+    "MODEL", "SWEEP", "CLASSES", "PERSISTENCE", "TRANSFER", "CHECK",
 })
 _KEYWORDS = frozenset(w.upper() for w in RESERVED_WORDS)
 # What may follow an operand: binary operators, a call's `(`, and `|->` after a lambda's head.

@@ -188,7 +188,7 @@ def _with_trailing(text: str, comments: list[str], indent: str = "") -> list[str
 
 
 def _is_block(stmt: A.Statement) -> bool:
-    return isinstance(stmt, A.CategoryDecl) or (
+    return isinstance(stmt, (A.CategoryDecl, A.AdjunctionDecl, A.MonadDecl)) or (
         isinstance(stmt, (A.FunctorDecl, A.TransformationDecl)) and stmt.mappings is not None)
 
 
@@ -231,9 +231,17 @@ def _statement_lines(stmt: A.Statement, cs: _Comments, next_line: int | None) ->
             if ms is None:
                 return one(f"{head} = {expr(d)}")
             return _block(head, stmt, [(m.span, mapping_text(m)) for m in ms], cs, next_line)
-        case A.TransformationDecl(name=n, source=s, target=t, mappings=ms):
+        case A.TransformationDecl(name=n, source=s, target=t, mappings=ms, definition=d):
             head = f"transformation {n.id} : {expr(s)} => {expr(t)}"
+            if ms is None:
+                return one(f"{head} = {expr(d)}")
             return _block(head, stmt, [(m.span, mapping_text(m)) for m in ms], cs, next_line)
+        case A.AdjunctionDecl(name=n, left=f, right=g, mappings=ms):
+            head = f"adjunction {n.id} : {expr(f)} -| {expr(g)}"
+            return _block(head, stmt, [(m.span, mapping_text(m)) for m in ms], cs, next_line)
+        case A.MonadDecl(name=n, functor=t, mappings=ms):
+            return _block(f"monad {n.id} : {expr(t)}", stmt, [(m.span, mapping_text(m)) for m in ms], cs,
+                          next_line)
         case A.DataDecl(name=n, value=v):
             return one(f"data {n.id} = {expr(v)}")
         case A.ModelDecl(name=n, value=v):
