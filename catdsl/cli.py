@@ -1,8 +1,8 @@
-"""The `catdsl` command: check | fmt (and, through the backend registry, compile | run | runs).
+"""The `catdsl` command: check | fmt (and, through the backend registry, compile | run | runs | export).
 
 Exit codes (docs/checking.md, "Verdicts and exit codes"): 0 every law holds, 1 some law is refuted/failed/conditional or
-undecided, 2 the input has errors (syntax, names, types), 3 catdsl itself failed. No Python
-traceback reaches a user unless CATDSL_DEBUG=1.
+undecided, 2 the input has errors (syntax, names, types), 3 catdsl itself failed, 130
+interrupted (Ctrl-C). No Python traceback reaches a user unless CATDSL_DEBUG=1.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import sys
 from catdsl import __version__
 
 EXIT_OK, EXIT_LAWS, EXIT_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
+EXIT_INTERRUPTED = 130  # Ctrl-C, as a shell reports a process ended by SIGINT
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -37,6 +38,7 @@ def _parser() -> argparse.ArgumentParser:
 
     comp = sub.add_parser("compile", help="print the plan of training jobs a file implies (JSON)")
     comp.add_argument("file", metavar="FILE")
+    comp.add_argument("--format", choices=("json",), default="json", help="json (the only format)")
     _learning_flags(comp)
 
     run = sub.add_parser("run", help="execute the plan, reusing every finished job in the store")
@@ -46,10 +48,24 @@ def _parser() -> argparse.ArgumentParser:
                      help="where the jobs run: local (in this process, the default)")
     run.add_argument("--format", choices=("text", "json"), default="text",
                      help="json: one object with every job and every analysis (docs/language.md §8.5)")
+    run.add_argument("--exhaustive", action="store_true", help="classes: evaluate every pair of runs, not the adaptive order")
     _learning_flags(run)
 
     runs = sub.add_parser("runs", help="list the finished jobs of a run store")
     runs.add_argument("--store", default=".catdsl", metavar="DIR")
+    runs.add_argument("--file", metavar="FILE", help="only jobs that `catdsl run FILE` used")
+    runs.add_argument("--kind", metavar="KIND", help="only jobs of this kind (init, train, checkpoints, …)")
+    runs.add_argument("--label", metavar="TEXT", help="only jobs whose label contains TEXT")
+    runs.add_argument("--format", choices=("text", "tsv", "json"), default="text",
+                      help="text: a table (unwrapped when not a terminal); tsv: tab-separated, a header "
+                           "line and a line per job; json: one object")
+
+    export = sub.add_parser("export", help="write a trained state as safetensors plus its model spec (JSON)")
+    export.add_argument("file", metavar="FILE")
+    export.add_argument("label", metavar="STATE",
+                        help="a state of the file: F.object (e.g. Run.trained), a sweep member S[i], or a job label")
+    export.add_argument("--to", required=True, metavar="DIR", help="folder to write model.safetensors and model.json into")
+    _learning_flags(export)
 
     fmt = sub.add_parser("fmt", help="print the canonical form of .cat files")
     fmt.add_argument("files", nargs="+", metavar="FILE")
@@ -63,18 +79,25 @@ def _parser() -> argparse.ArgumentParser:
 
 def _learning_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--store", metavar="DIR", help="run store (default: .catdsl/ beside the file)")
+    p.add_argument("--import-root", metavar="DIR",
+                   help="folder imports are read from (default: the folder of the file)")
     p.add_argument("--device", default="auto", help="cpu, cuda, or auto (cuda when available)")
     p.add_argument("--max-epochs", type=int, default=50, help="limit on epochs per training segment")
     p.add_argument("--max-runs", type=int, default=128, help="limit on runs in one sweep")
     p.add_argument("--max-params", type=int, default=5_000_000, help="limit on model parameters")
     p.add_argument("--max-probe", type=int, default=2048, help="limit on the probe set of Rep")
+    p.add_argument("--max-size", type=int, default=4096,
+                   help="limit on a dimension or a finite set's size in a value (Vect, FinSet)")
+    p.add_argument("--max-grid", type=int, default=1_000_000, help="limit on the points of a persistence grid")
 
 
 def _hand_settings(module, args) -> None:
     """Give the backends the resource limits and the run store of the command line."""
     module.memo["limits"] = {"epochs": args.max_epochs, "runs": args.max_runs,
-                             "params": args.max_params, "probe": args.max_probe}
+                             "params": args.max_params, "probe": args.max_probe,
+                             "grid": args.max_grid, "size": args.max_size}
     module.memo["store"] = getattr(args, "store", None)
+    module.memo["exhaustive"] = getattr(args, "exhaustive", False)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -90,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_OK
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
-        return EXIT_INTERNAL
+        return EXIT_INTERRUPTED
     except Exception as e:  # a bug in catdsl: say so plainly, keep the traceback for debugging
         if os.environ.get("CATDSL_DEBUG"):
             raise
@@ -117,7 +140,7 @@ def _report_diagnostics(err, sources: dict[str, str], fmt: str) -> int:
     return EXIT_INPUT
 
 
-def _load(path: str):
+def _load(path: str, import_root: str | None = None):
     """Read, parse and elaborate; returns (module | None, text, DiagnosticError | None)."""
     from catdsl.diagnostics import Diagnostic, DiagnosticError
     from catdsl.semantics.elaborate import elaborate
@@ -131,7 +154,7 @@ def _load(path: str):
         return None, "", DiagnosticError([Diagnostic("E901", f"cannot read `{path}`: {msg}",
                                                      Span(path, 1, 1, 1, 1))])
     try:
-        return elaborate(parse(text, path), path, text), text, None
+        return elaborate(parse(text, path), path, text, import_root), text, None
     except DiagnosticError as err:
         return None, text, err
 
@@ -156,8 +179,11 @@ def _backend_command(args) -> int:
     from catdsl.diagnostics import DiagnosticError
 
     if args.command == "runs":
-        return backend.command("runs")(args)
-    module, text, err = _load(args.file)
+        try:
+            return backend.command("runs")(args)
+        except DiagnosticError as err:  # a store that cannot be read (E902)
+            return _report_diagnostics(err, {}, "text")
+    module, text, err = _load(args.file, getattr(args, "import_root", None))
     if err is not None:
         return _report_diagnostics(err, {args.file: text}, "text")
     _hand_settings(module, args)
@@ -186,7 +212,7 @@ def _check(args) -> int:
     options = Options(seed=args.seed, samples=args.samples, store=args.store)
     prepared, codes = [], []
     for path in args.files:
-        module, text, err = _load(path)
+        module, text, err = _load(path, getattr(args, "import_root", None))
         selection = None
         if err is None:
             _hand_settings(module, args)

@@ -40,6 +40,20 @@ NOT_FROM_A_FILE = {
     # tests/torch/test_param.py::test_a_diverging_run_is_reported_with_its_morphism and
     # tests/torch/test_sweep.py::test_a_diverging_member_is_reported_and_the_others_are_kept.
     "E405": "training diverged",
+    # `--device` is a command-line flag: no file names a device. Covered by
+    # tests/test_cli_workflow.py::test_an_unknown_device_is_e408_before_any_work and
+    # ::test_cuda_without_cuda_is_e408_not_a_silent_cpu_run.
+    "E408": "device unknown or not available",
+    # A damaged run store is on disk, not in a file's text. Covered by
+    # tests/run/test_store_faults.py::test_a_damaged_database_is_e902_naming_the_file_and_is_left_as_it_is,
+    # ::test_reading_a_damaged_tensor_file_is_e902_not_a_wrong_value and
+    # ::test_catdsl_with_a_damaged_database_exits_2_with_e902.
+    "E902": "run store damaged or unreadable",
+    # Only `catdsl export FILE STATE` reports these, about its STATE and --to arguments. Covered by
+    # tests/test_cli_workflow.py::test_export_of_an_unknown_or_unrun_state_is_e903 and
+    # ::test_export_to_a_folder_that_cannot_be_made_is_e904.
+    "E903": "no stored state to export",
+    "E904": "cannot write file",
 }
 
 

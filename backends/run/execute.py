@@ -12,11 +12,18 @@ lose badly when another process holds a core (measured on 2 cores with another p
 digits MLP 64-32-10 trained 10-60× slower on 2 threads than on 1, and even a 64-1024-1024-10 MLP
 at batch 256, 3·10⁸ multiply-adds a step, 10× slower); the threshold is where a second thread
 should pay off on an idle machine, a guess. `CATDSL_THREADS=N` overrides the choice.
+
+Two processes running plans on one store compute a job once: a batch runs holding its jobs'
+locks (`Store.lock`) and only the jobs still unfinished once the locks are held run; those
+another process finished meanwhile count as reused. The device is checked when the first job
+must run (`device_for`): an unknown or unavailable one is a `DeviceError`, never a silent CPU run.
 """
 
 from __future__ import annotations
 
 import os
+import re
+import sys
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 
@@ -55,13 +62,45 @@ def torch_threads(n: int):
         torch.set_num_threads(before)
 
 
+class DeviceError(ValueError):
+    """`--device NAME` names no device, or one this machine does not have."""
+
+
+# what `--device` accepts: auto, cpu, cuda, cuda:N, mps
+_DEVICE = re.compile(r"auto|cpu|cuda(:\d+)?|mps")
+
+
+def check_device_name(name: str) -> str:
+    """`name` if it is a device `--device` accepts (checked without torch), else DeviceError."""
+    if not isinstance(name, str) or not _DEVICE.fullmatch(name):
+        raise DeviceError(f"--device {name}: unknown device; use auto, cpu, cuda, cuda:N or mps")
+    return name
+
+
 def device_for(name: str) -> str:
-    """The device `--device NAME` means: `auto` is cuda when available, else cpu."""
-    if name != "auto":
+    """The device `--device NAME` means: `auto` is cuda when available, else cpu; a device this
+    machine lacks (cuda without CUDA, cuda:N past the last GPU, mps without Metal) is a DeviceError."""
+    check_device_name(name)
+    if name == "cpu":
         return name
     import torch
 
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "mps":
+        mps = getattr(torch.backends, "mps", None)
+        if mps is None or not mps.is_available():
+            raise DeviceError("--device mps: Metal (MPS) is not available on this machine; use --device cpu or auto")
+        return name
+    if not torch.cuda.is_available():
+        why = "this torch is built without CUDA" if torch.version.cuda is None else "no CUDA GPU is visible"
+        raise DeviceError(f"--device {name}: CUDA is not available on this machine ({why}, torch "
+                          f"{torch.__version__}); use --device cpu or auto")
+    index = int(name.partition(":")[2] or 0)
+    if index >= torch.cuda.device_count():
+        raise DeviceError(f"--device {name}: this machine has {torch.cuda.device_count()} CUDA device(s), "
+                          f"numbered from 0; use --device cuda:0 or auto")
+    return name
 
 
 @dataclass
@@ -96,16 +135,22 @@ class LocalExecutor:
                 title = batch[0].label if len(batch) == 1 else \
                     f"  {batch[0].origin[0] if batch[0].origin else 'ensemble'}: {len(batch)} runs as one ensemble"
                 task = bar.add_task(f"  {title}" if len(batch) == 1 else title, total=len(batch)) if bar else None
+                fresh: list[Job] = []
                 try:
-                    threads = threads_for(kind.work(batch, self.context)) if kind.work else None
-                    with torch_threads(threads) if threads else nullcontext():
-                        kind.run(batch, self.context)
+                    with store.lock([j.key for j in batch], waiting=lambda key: self._waiting(plan, key)):
+                        fresh = [j for j in batch if not store.has(j.key)]  # another process may be done
+                        if fresh:
+                            threads = threads_for(kind.work(fresh, self.context)) if kind.work else None
+                            with torch_threads(threads) if threads else nullcontext():
+                                kind.run(fresh, self.context)
                 finally:
                     finished = [j for j in batch if store.has(j.key)]
                     for j in finished:
                         done.add(j.key)
                         pending.remove(j)
-                    counts["ran"] += len(finished)
+                    ran = sum(1 for j in finished if j in fresh)
+                    counts["ran"] += ran
+                    counts["reused"] += len(finished) - ran
                     if bar:
                         bar.update(task, completed=len(finished))
                         bar.update(overall, advance=len(finished))
@@ -113,6 +158,13 @@ class LocalExecutor:
             if bar:
                 bar.stop()
         return counts
+
+    @staticmethod
+    def _waiting(plan: Plan, key: str) -> None:
+        if sys.stderr.isatty():
+            job = plan.jobs.get(key)
+            print(f"waiting for another catdsl process computing {job.label if job else key[:12]}",
+                  file=sys.stderr)
 
     def _next(self, pending: list[Job], done: set[str]) -> list[Job]:
         """The jobs to run next: the first ready job that runs alone, else the first ready job

@@ -5,20 +5,30 @@ One directory, by default `.catdsl/` beside the `.cat` file, that needs no serve
     DIR/catdsl.sqlite            jobs, metrics (curves), verdicts; WAL mode
     DIR/tensors/KEY.safetensors  the tensors of job KEY (checkpoints, features)
 
+    DIR/locks/KEY.lock           held (flock) by the process computing job KEY
+
 A job is keyed by a content hash of everything it depends on (`job_key`), so a re-run reuses
 every finished job and a killed run resumes. A job is *finished* exactly when its row exists
-and its tensor file (if it has one) is there with the recorded size. `put` first makes the
-tensor file durable (temporary file in the same directory, fsync, `os.replace`) and only then
-writes the row in one transaction, so a crash at any point loses only the unfinished job.
-Tensors are never unpickled: they are read with `safetensors.torch.load_file`.
+and its tensor file (if it has one) is there with the recorded size and sha256. `put` first
+makes the tensor file durable (temporary file in the same directory, fsync, `os.replace`) and
+only then writes the row in one transaction, so a crash at any point loses only the unfinished
+job. Tensors are never unpickled: they are read with `safetensors.torch.load`.
+
+What is read is verified: `has` and `tensors` check the file's sha256 against the row, so a
+damaged file (same size, bytes changed) is never read as a result. `has` reports it (a warning
+naming the job), moves it aside (`KEY.safetensors.damaged`: nothing stored is deleted) and
+answers False, so the executor recomputes the job; `tensors` raises `StoreError`. A database
+SQLite cannot read is a `StoreError` too: a diagnostic (E902) naming the file and what to do.
 
 Several processes may open one store at once (SQLite WAL, busy timeout, `BEGIN IMMEDIATE`
-for writes); a `Store` object belongs to one thread. torch is imported only by the methods
-that touch tensors, so `catdsl runs` lists a store without it.
+for writes); `lock(keys)` makes two of them compute a job once, not twice. A `Store` object
+belongs to one thread. torch is imported only by the methods that touch tensors, so
+`catdsl runs` lists a store without it.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -26,13 +36,19 @@ import os
 import re
 import socket
 import sqlite3
+import struct
+import sys
 import time
 import uuid
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from catdsl.backend import BackendError
+from catdsl.diagnostics import Diagnostic, DiagnosticError
+from catdsl.span import Span
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -42,7 +58,10 @@ if TYPE_CHECKING:
 DEFAULT_DIR = ".catdsl"
 DATABASE = "catdsl.sqlite"
 TENSORS = "tensors"
-SCHEMA_VERSION = 1
+LOCKS = "locks"
+DAMAGED_SUFFIX = ".damaged"
+# 2: jobs.tensor_sha256 (what `has`/`tensors` verify) and the sources table (`runs --file`)
+SCHEMA_VERSION = 2
 # Part of every job key: changing how keys are formed must never reuse an old job.
 KEY_FORMAT = "catdsl-job/1"
 BUSY_TIMEOUT_S = 60.0
@@ -64,8 +83,16 @@ CREATE TABLE IF NOT EXISTS jobs (
     state_digest TEXT,               -- content hash of the state the job produced
     tensor_bytes INTEGER,            -- size of KEY.safetensors, NULL if no tensors
     created      REAL NOT NULL,      -- unix time the job was recorded
-    seconds      REAL                -- how long computing it took
+    seconds      REAL,               -- how long computing it took
+    tensor_sha256 TEXT               -- sha256 of KEY.safetensors (NULL: no tensors, or a v1 row)
 )
+""",
+    """
+CREATE TABLE IF NOT EXISTS sources (
+    job    TEXT NOT NULL,
+    source TEXT NOT NULL,             -- absolute path of a .cat file whose plan has the job
+    PRIMARY KEY (job, source)
+) WITHOUT ROWID
 """,
     """
 CREATE TABLE IF NOT EXISTS metrics (
@@ -157,6 +184,9 @@ def tensor_digest(tensors: Mapping[str, Tensor]) -> str:
 # ---------------------------------------------------------------------------------------------
 # Values read back
 
+# The hyperparameters `catdsl runs` shows: found in a job's spec or one level down (`optimizer`).
+HYPERPARAMETERS = ("lr", "epochs", "seed")
+
 
 @dataclass(frozen=True)
 class StoredJob:
@@ -170,6 +200,13 @@ class StoredJob:
     has_tensors: bool
     created: float
     seconds: float | None
+    tensor_sha256: str | None = None  # of its tensor file; None: no tensors, or recorded unverified (v1)
+
+    @property
+    def label(self) -> str:
+        """What the file calls the job (its spec's `label`), else its short key."""
+        label = self.spec.get("label")
+        return label if isinstance(label, str) else self.key[:12]
 
 
 @dataclass(frozen=True)
@@ -183,6 +220,10 @@ class RunRow:
     accuracy: float | None
     created: float
     seconds: float | None
+    label: str | None = None
+    hyperparameters: dict[str, Any] = field(default_factory=dict)  # HYPERPARAMETERS found in its spec
+    sources: tuple[str, ...] = ()  # the .cat files whose runs used it
+    metrics: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -200,25 +241,86 @@ class StoredVerdict:
     created: float
 
 
+class StoreError(DiagnosticError, BackendError):
+    """A run store that cannot be read as it is: diagnostic E902, naming the file and what to do.
+
+    A DiagnosticError for the commands (exit 2) and a BackendError for `catdsl check`, where the
+    law that needed the store gets an `error` verdict; never an internal error."""
+
+    def __init__(self, path: str | os.PathLike[str], message: str, hint: str):
+        span = Span(str(path), 1, 1, 1, 1)
+        Exception.__init__(self, message)
+        self.diagnostics = (Diagnostic("E902", message, span, hints=(hint,)),)
+        self.code, self.message, self.span, self.hints = "E902", message, span, (hint,)
+        self.path = Path(path)
+
+
+def _warn(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr)
+
+
+def _guarded(method):
+    """SQLite's errors (a damaged or foreign file, a lock held too long) as a StoreError."""
+
+    @functools.wraps(method)
+    def guarded(self: Store, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.DatabaseError as e:
+            raise _unreadable(self.root, e) from None
+
+    return guarded
+
+
+def _unreadable(root: Path, e: sqlite3.DatabaseError) -> StoreError:
+    db = root / DATABASE
+    text = str(e)
+    if "locked" in text or "busy" in text:
+        return StoreError(db, f"the run store database `{db}` stayed busy for {BUSY_TIMEOUT_S:.0f} s ({text})",
+                          "another catdsl process is writing it: wait for it, or give this run another "
+                          "store with --store DIR")
+    return StoreError(db, f"the run store database `{db}` cannot be read: {text}",
+                      f"move `{db}` (and `{DATABASE}-wal`, `{DATABASE}-shm` beside it) aside to start a new "
+                      f"store there (the tensor files under `{root / TENSORS}` stay; their jobs are recomputed), "
+                      "or give another store with --store DIR")
+
+
 # ---------------------------------------------------------------------------------------------
 # The store
 
 
 class Store:
-    """A run store directory; open with `Store.open(dir)` or `Store.beside(cat_file)`."""
+    """A run store directory; open with `Store.open(dir)` or `Store.beside(cat_file)`.
+
+    `warn(message)` is told of each damaged file found (default: a line on stderr); every such
+    message is also kept in `warnings`."""
 
     def __init__(self, root: Path, db: sqlite3.Connection) -> None:
         self.root = root
         self._db = db
+        self.warn: Callable[[str], None] = _warn
+        self.warnings: list[str] = []
+        # key -> (size, mtime, inode, sha256) of a tensor file whose sha256 was checked
+        self._verified: dict[str, tuple[int, int, int, str | None]] = {}
 
     # -- opening ------------------------------------------------------------------------------
 
     @classmethod
     def open(cls, path: str | os.PathLike[str]) -> Store:
-        """Open (creating if needed) the store in directory `path`; remove stray temp files."""
+        """Open (creating if needed) the store in directory `path`; remove stray temp files.
+
+        StoreError (E902) when the directory cannot be made or its database cannot be read."""
         root = Path(path)
-        (root / TENSORS).mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(root / DATABASE, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+        try:
+            (root / TENSORS).mkdir(parents=True, exist_ok=True)
+            (root / LOCKS).mkdir(exist_ok=True)
+        except OSError as e:
+            raise StoreError(root, f"cannot make the run store `{root}`: {e.strerror or e}",
+                             "give a directory this user can write with --store DIR") from None
+        try:
+            db = sqlite3.connect(root / DATABASE, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+        except sqlite3.DatabaseError as e:
+            raise _unreadable(root, e) from None
         try:
             db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
             db.execute("PRAGMA journal_mode = WAL")
@@ -229,11 +331,18 @@ class Store:
             with store._write():
                 version = db.execute("PRAGMA user_version").fetchone()[0]
                 if version > SCHEMA_VERSION:
-                    raise RuntimeError(f"{root}: store format {version} is newer than this "
-                                       f"catdsl ({SCHEMA_VERSION}); upgrade catdsl")
+                    raise StoreError(root / DATABASE, f"the run store `{root}` has format {version}, newer "
+                                     f"than this catdsl's ({SCHEMA_VERSION})",
+                                     "upgrade catdsl, or give another store with --store DIR")
                 for statement in _SCHEMA:
                     db.execute(statement)
+                columns = {row[1] for row in db.execute("PRAGMA table_info(jobs)")}
+                if "tensor_sha256" not in columns:  # a version 1 store: its rows stay, unverified
+                    db.execute("ALTER TABLE jobs ADD COLUMN tensor_sha256 TEXT")
                 db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        except sqlite3.DatabaseError as e:
+            db.close()
+            raise _unreadable(root, e) from None
         except BaseException:
             db.close()
             raise
@@ -256,12 +365,20 @@ class Store:
 
     # -- jobs ---------------------------------------------------------------------------------
 
+    @_guarded
     def has(self, key: str) -> bool:
-        """Whether job `key` is finished: its row exists and its tensor file is complete."""
-        row = self._db.execute("SELECT tensor_bytes FROM jobs WHERE key = ?",
-                               (_valid(key),)).fetchone()
-        return row is not None and self._file_complete(key, row[0])
+        """Whether job `key` is finished: its row exists and its tensor file is complete and intact.
 
+        A tensor file whose sha256 (or, for a row recorded without one, whose safetensors
+        header) does not match is reported through `warn`, moved aside and not finished."""
+        row = self._db.execute("SELECT kind, spec, tensor_bytes, tensor_sha256 FROM jobs WHERE key = ?",
+                               (_valid(key),)).fetchone()
+        if row is None:
+            return False
+        kind, spec, size, sha = row
+        return size is None or self._intact(key, kind, spec, size, sha)
+
+    @_guarded
     def put(self, key: str, kind: str, spec: Mapping[str, Any],
             tensors: Mapping[str, Tensor] | None, metrics: Mapping[str, Any],
             state_digest: str | None, *, seconds: float | None = None) -> StoredJob:
@@ -274,54 +391,119 @@ class Store:
         _check_json(spec, "spec")
         spec_text = json.dumps(dict(spec), ensure_ascii=False, allow_nan=False)  # keeps order
         metrics_text = json.dumps(dict(metrics), sort_keys=True)
-        size = None
+        size = sha = None
         if tensors is not None:
-            size = self._write_tensors(key, kind, tensors)
+            size, sha = self._write_tensors(key, kind, tensors)
         created = time.time()
         with self._write():
             self._db.execute(
-                "INSERT OR REPLACE INTO jobs VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (key, kind, spec_text, metrics_text, state_digest, size, created, seconds))
+                "INSERT OR REPLACE INTO jobs (key, kind, spec, metrics, state_digest, tensor_bytes, created,"
+                " seconds, tensor_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (key, kind, spec_text, metrics_text, state_digest, size, created, seconds, sha))
         return StoredJob(key, kind, json.loads(spec_text), json.loads(metrics_text),
-                         state_digest, size is not None, created, seconds)
+                         state_digest, size is not None, created, seconds, sha)
 
+    @_guarded
     def get(self, key: str) -> StoredJob:
         """The finished job `key`; KeyError when it is absent or unfinished."""
         row = self._db.execute(
-            "SELECT kind, spec, metrics, state_digest, tensor_bytes, created, seconds "
+            "SELECT kind, spec, metrics, state_digest, tensor_bytes, created, seconds, tensor_sha256 "
             "FROM jobs WHERE key = ?", (_valid(key),)).fetchone()
         if row is None or not self._file_complete(key, row[4]):
             raise KeyError(f"no finished job {key}")
-        kind, spec, metrics, digest, size, created, seconds = row
+        kind, spec, metrics, digest, size, created, seconds, sha = row
         return StoredJob(key, kind, json.loads(spec), json.loads(metrics), digest,
-                         size is not None, created, seconds)
+                         size is not None, created, seconds, sha)
 
     def tensors(self, key: str) -> dict[str, Tensor]:
-        """The tensors of finished job `key` (safetensors, never pickle); {} if it has none."""
+        """The tensors of finished job `key` (safetensors, never pickle); {} if it has none.
+
+        The bytes read are the bytes verified: StoreError (E902) when their sha256 is not the
+        one recorded or they are not safetensors."""
         job = self.get(key)
         if not job.has_tensors:
             return {}
-        from safetensors.torch import load_file
+        from safetensors.torch import load
 
-        return load_file(self._tensor_path(key))
+        path = self._tensor_path(key)
+        hint = ("run again the command that made it (`catdsl run FILE`): it moves the damaged file aside "
+                "and recomputes the job")
+        data = path.read_bytes()
+        if job.tensor_sha256 is not None and hashlib.sha256(data).hexdigest() != job.tensor_sha256:
+            raise StoreError(path, f"the tensors of `{job.label}` ({key[:12]}) in `{path}` are damaged: their "
+                             "sha256 is not the one recorded", hint)
+        try:
+            return load(data)
+        except Exception as e:  # safetensors' own error type: the header or the layout is damaged
+            raise StoreError(path, f"the tensors of `{job.label}` ({key[:12]}) in `{path}` cannot be read: {e}",
+                             hint) from None
 
-    def runs(self) -> list[RunRow]:
-        """Every finished job, oldest first, for `catdsl runs`."""
+    @_guarded
+    def runs(self, *, kind: str | None = None, label: str | None = None,
+             source: str | os.PathLike[str] | None = None) -> list[RunRow]:
+        """Finished jobs, oldest first, for `catdsl runs`: all, or those of `kind`, whose label
+        contains `label`, or that a run of the .cat file `source` used."""
+        sources: dict[str, list[str]] = {}
+        for job, path in self._db.execute("SELECT job, source FROM sources ORDER BY source"):
+            sources.setdefault(job, []).append(path)
+        wanted = str(Path(source).resolve()) if source is not None else None
         rows = self._db.execute(
             "SELECT key, kind, spec, metrics, tensor_bytes, created, seconds FROM jobs "
             "ORDER BY created, key").fetchall()
         out = []
-        for key, kind, spec, metrics, size, created, seconds in rows:
+        for key, job_kind, spec, metrics, size, created, seconds in rows:
+            if kind is not None and job_kind != kind:
+                continue
+            if wanted is not None and wanted not in sources.get(key, ()):
+                continue
+            spec_value = json.loads(spec)
+            name = spec_value.get("label") if isinstance(spec_value.get("label"), str) else None
+            if label is not None and (name is None or label not in name):
+                continue
             if not self._file_complete(key, size):
                 continue
             values = json.loads(metrics)
-            out.append(RunRow(key, kind, _summary(json.loads(spec)),
+            out.append(RunRow(key, job_kind, _summary(spec_value),
                               _first_number(values, _LOSS_NAMES),
-                              _first_number(values, _ACCURACY_NAMES), created, seconds))
+                              _first_number(values, _ACCURACY_NAMES), created, seconds, name,
+                              hyperparameters(spec_value), tuple(sources.get(key, ())), values))
         return out
+
+    @_guarded
+    def note_source(self, source: str | os.PathLike[str], keys: Iterable[str]) -> None:
+        """Record that a run of the .cat file `source` uses the jobs `keys` (for `runs --file`)."""
+        path = str(Path(source).resolve())
+        with self._write():
+            self._db.executemany("INSERT OR IGNORE INTO sources VALUES (?, ?)",
+                                 [(_valid(k), path) for k in keys])
+
+    @contextmanager
+    def lock(self, keys: Iterable[str], waiting: Callable[[str], None] | None = None) -> Iterator[None]:
+        """Hold the lock of every job in `keys` for the block: a process computing one of them
+        waits until another that holds it is done (and then finds it finished), so two runs on
+        one store compute a job once. Locks are taken in sorted order, so two processes never
+        wait for each other; `waiting(key)` is told before waiting for one."""
+        try:
+            import fcntl
+        except ImportError:  # no flock here: a job may be computed twice, never wrongly
+            yield
+            return
+        with ExitStack() as held:
+            for key in sorted(set(keys)):
+                fd = os.open(self.root / LOCKS / f"{_valid(key)}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+                held.callback(os.close, fd)
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    if waiting is not None:
+                        waiting(key)
+                    fcntl.flock(fd, fcntl.LOCK_EX)
+                held.callback(fcntl.flock, fd, fcntl.LOCK_UN)
+            yield
 
     # -- curves -------------------------------------------------------------------------------
 
+    @_guarded
     def record_metric(self, key: str, step: int, name: str, value: float) -> None:
         """Record one point of a curve (e.g. training loss at a step) of job `key`.
 
@@ -332,6 +514,7 @@ class Store:
             self._db.execute("INSERT OR REPLACE INTO metrics VALUES (?, ?, ?, ?)",
                              (_valid(key), name, int(step), float(value)))
 
+    @_guarded
     def curve(self, key: str, name: str) -> list[tuple[int, float]]:
         """The recorded points (step, value) of curve `name` of job `key`, by step."""
         return [(s, v) for s, v in self._db.execute(
@@ -340,6 +523,7 @@ class Store:
 
     # -- verdicts -----------------------------------------------------------------------------
 
+    @_guarded
     def put_verdict(self, source: str, law: str, verdict: Verdict, *,
                     job: str | None = None) -> None:
         """Record the verdict a check gave law `law` of `source` (optionally about a job)."""
@@ -350,6 +534,7 @@ class Store:
                 (source, law, verdict.status, verdict.via, verdict.witness, verdict.samples,
                  verdict.difference, job, time.time()))
 
+    @_guarded
     def verdicts(self, source: str | None = None) -> list[StoredVerdict]:
         """Recorded verdicts in the order they were given, optionally of one source only."""
         query = ("SELECT source, law, status, via, witness, samples, difference, job, created"
@@ -384,24 +569,67 @@ class Store:
         except FileNotFoundError:
             return False
 
-    def _write_tensors(self, key: str, kind: str, tensors: Mapping[str, Tensor]) -> int:
-        """Write KEY.safetensors durably and atomically; return its size in bytes."""
-        from safetensors.torch import save_file
+    def _intact(self, key: str, kind: str, spec: str, size: int, sha: str | None) -> bool:
+        """Whether KEY.safetensors has the recorded size and sha256 (checked once per version of
+        the file); a damaged one is reported and moved aside."""
+        path = self._tensor_path(key)
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            return False
+        if stat.st_size != size:
+            return False
+        stamp = (stat.st_size, stat.st_mtime_ns, stat.st_ino, sha)
+        if self._verified.get(key) == stamp:
+            return True
+        if sha is not None:
+            problem = None if _file_sha256(path) == sha else "their sha256 is not the one recorded"
+        else:  # a row from before sha256s were recorded: at least the header must be sound
+            problem = _header_problem(path, size)
+        if problem is None:
+            self._verified[key] = stamp
+            return True
+        self._set_aside(key, kind, spec, path, problem)
+        return False
+
+    def _set_aside(self, key: str, kind: str, spec: str, path: Path, problem: str) -> None:
+        aside = path.with_name(path.name + DAMAGED_SUFFIX)
+        try:
+            os.replace(path, aside)
+            where = f"moved to `{aside}`"
+        except OSError:
+            where = f"left at `{path}`"
+        try:
+            label = json.loads(spec).get("label") or key[:12]
+        except (ValueError, AttributeError):
+            label = key[:12]
+        message = (f"the stored tensors of `{label}` ({kind} job {key[:12]}) are damaged: {problem}; "
+                   f"{where}, the job is recomputed")
+        self.warnings.append(message)
+        self.warn(message)
+
+    def _write_tensors(self, key: str, kind: str, tensors: Mapping[str, Tensor]) -> tuple[int, str]:
+        """Write KEY.safetensors durably and atomically; return its size in bytes and sha256."""
+        from safetensors.torch import save
 
         final = self._tensor_path(key)
         tmp = final.with_name(
             f"{_TMP_PREFIX}{_host()}.{os.getpid()}.{uuid.uuid4().hex[:12]}.{key}.safetensors")
+        data = save(_saveable(tensors), metadata={"catdsl.key": key, "catdsl.kind": kind})
+        sha = hashlib.sha256(data).hexdigest()
         try:
-            save_file(_saveable(tensors), tmp, metadata={"catdsl.key": key, "catdsl.kind": kind})
-            with open(tmp, "rb+") as f:
+            with open(tmp, "wb") as f:
+                f.write(data)
+                f.flush()
                 os.fsync(f.fileno())
-            size = tmp.stat().st_size
             os.replace(tmp, final)
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
         _fsync_dir(final.parent)
-        return size
+        stat = final.stat()
+        self._verified[key] = (stat.st_size, stat.st_mtime_ns, stat.st_ino, sha)
+        return len(data), sha
 
     def _remove_stray_temp_files(self) -> None:
         """Remove temp files whose writer died (same host) or that are a day old (any host)."""
@@ -419,6 +647,45 @@ class Store:
 
 # ---------------------------------------------------------------------------------------------
 # Helpers
+
+
+def hyperparameters(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """The HYPERPARAMETERS of a job spec, each from the spec itself or the first object in it
+    that has it (`optimizer` of a train job); absent ones are left out."""
+    found: dict[str, Any] = {}
+    for name in HYPERPARAMETERS:
+        places = [spec, *(v for v in spec.values() if isinstance(v, Mapping))]
+        value = next((p[name] for p in places if name in p), None)
+        if isinstance(value, (int, float, str)) and not isinstance(value, bool):
+            found[name] = value
+    return found
+
+
+def _file_sha256(path: Path) -> str | None:
+    h = hashlib.sha256()
+    try:
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+    except OSError:
+        return None
+    return h.hexdigest()
+
+
+def _header_problem(path: Path, size: int) -> str | None:
+    """What is wrong with a safetensors file's header and layout (None: nothing), without torch."""
+    try:
+        with open(path, "rb") as f:
+            (n,) = struct.unpack("<Q", f.read(8))
+            if n > size - 8:
+                return "the header is longer than the file"
+            header = json.loads(f.read(n))
+        ends = [int(v["data_offsets"][1]) for k, v in header.items() if k != "__metadata__"]
+    except (OSError, struct.error, ValueError, TypeError, KeyError, IndexError, AttributeError):
+        return "the safetensors header cannot be read"
+    if max(ends, default=0) != size - 8 - n:
+        return "the tensors do not fill the file"
+    return None
 
 
 def _valid(key: str) -> str:

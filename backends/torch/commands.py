@@ -8,6 +8,10 @@ the executor (`backends.run.executor.make_executor`).
 When every job is in the store, `run` imports neither torch nor scikit-learn: the program is
 read from the data facts recorded in the store's data folder, the device is decided only when
 a job must run, and the tables print stored metrics.
+
+`run` names the device it was given before any work (`--device gpu` is E408 at once; `cuda` on
+a machine without CUDA when the first job must run), and Ctrl-C exits 130 saying how many
+finished jobs the store kept. When stdout is not a terminal, tables are printed unwrapped.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import statistics
 import sys
 import time
 
+from backends.run.execute import DeviceError, check_device_name
 from backends.run.executor import UnknownExecutor
 from backends.torch.plan import compile_program
 from backends.torch.program import ProgramError, read_program
@@ -41,18 +46,31 @@ def run_file(module, args) -> int:
     from backends.torch.data import DataError
 
     try:
+        check_device_name(args.device)
         s = Session(module, args.store, executor=getattr(args, "executor", "local"), device=args.device)
     except ProgramError as e:
         raise DiagnosticError(e.diagnostics) from None
     except UnknownExecutor as e:
         print(f"catdsl run: {e}", file=sys.stderr)
         return 2
+    except DeviceError as e:
+        raise DiagnosticError([_device_diagnostic(e)]) from None
     program, plan, store = s.program, s.plan, s.store
     as_json = getattr(args, "format", "text") == "json"
-    console = Console(highlight=False, stderr=False)
+    # piped or redirected: no wrapping at 80 columns (a line per row, whatever its length)
+    console = Console(highlight=False, stderr=False, width=None if sys.stdout.isatty() else 1_000_000)
     start = time.perf_counter()
+    store.note_source(module.file, plan.jobs)
+    before = {key for key in plan.jobs if store.has(key)}
     try:
         counts = s.executor.run(plan, progress=(sys.stderr.isatty() or args.progress) and not as_json)
+    except KeyboardInterrupt:
+        kept = sum(1 for key in plan.jobs if key not in before and store.has(key))
+        print(f"interrupted; {kept} job{'' if kept == 1 else 's'} kept in {store.root} "
+              "(a new run resumes from them)", file=sys.stderr)
+        return 130
+    except DeviceError as e:
+        raise DiagnosticError([_device_diagnostic(e)]) from None
     except TrainingDiverged as e:
         raise DiagnosticError([Diagnostic(
             "E405", f"training diverged: {e.job.label} reached loss {e.loss} at step {e.step}",
@@ -100,6 +118,13 @@ def run_report(module, session, analyses: dict[str, dict], counts: dict[str, int
     return {"file": module.file, "jobs": jobs, "analyses": {**sweeps, **analyses}, "counts": counts}
 
 
+def _device_diagnostic(e: DeviceError) -> Diagnostic:
+    from catdsl.span import Span
+
+    return Diagnostic("E408", str(e), Span("<command line>", 1, 1, 1, 1),
+                      hints=("--device auto uses CUDA when this machine has it, else the CPU",))
+
+
 def _declaration(module, name):
     from catdsl.span import Span
 
@@ -131,16 +156,17 @@ def _states_table(module, program, plan, store, console) -> None:
     models = "; ".join(f"{name}: {lf.target.model_name} on {lf.target.data_name} {lf.target.input_shape}, "
                        f"{lf.target.parameters:,} parameters" for name, lf in program.functors.items())
     table = Table(title=f"{module.file} ({models})" if models else module.file, title_justify="left")
-    for col in ("state", "step", "epoch", "test loss", "test acc", "train acc", "digest"):
+    rows = [(f"{fname}.{obj}", store.get(key)) for fname in program.functors for obj, key in plan.index[fname].items()]
+    warned = [(name, job.metrics["warning"]) for name, job in rows if job.metrics.get("warning")]
+    for col in ("state", "step", "epoch", "test loss", "test acc", "train acc", "digest", *(("note",) if warned else ())):
         table.add_column(col)
-    for fname in program.functors:
-        for obj, key in plan.index[fname].items():
-            job = store.get(key)
-            m = job.metrics
-            table.add_row(Text(f"{fname}.{obj}"), str(m.get("step")), str(m.get("epoch")), _number(m.get("loss")),
-                          _number(m.get("accuracy")), _number(m.get("train_accuracy")),
-                          (job.state_digest or "")[:12])
+    for name, job in rows:
+        m = job.metrics
+        table.add_row(Text(name), str(m.get("step")), str(m.get("epoch")), _number(m.get("loss")),
+                      _number(m.get("accuracy")), _number(m.get("train_accuracy")),
+                      (job.state_digest or "")[:12], *((_note(m),) if warned else ()))
     console.print(table)
+    _warnings(warned, console)
 
 
 def _sweep_table(sweep, keys: list[str], store, console) -> None:
@@ -150,18 +176,21 @@ def _sweep_table(sweep, keys: list[str], store, console) -> None:
 
     table = Table(title=f"sweep {sweep.name} = {sweep.functor}.{sweep.generator} ({len(keys)} runs)",
                   title_justify="left")
-    for col in ("member", *sweep.bindings, "test loss", "test acc", "train acc", "digest"):
-        table.add_column(col, justify="right" if col != "member" else "left")
+    jobs = [store.get(key) for key in keys]
+    warned = [(f"{sweep.name}[{member.index}]", job.metrics["warning"])
+              for member, job in zip(sweep.members, jobs) if job.metrics.get("warning")]
+    for col in ("member", *sweep.bindings, "test loss", "test acc", "train acc", "digest", *(("note",) if warned else ())):
+        table.add_column(col, justify="right" if col not in ("member", "note") else "left")
     accuracies = []
-    for member, key in zip(sweep.members, keys):
-        job = store.get(key)
+    for member, job in zip(sweep.members, jobs):
         m = job.metrics
         if m.get("accuracy") is not None:
             accuracies.append(m["accuracy"])
         table.add_row(Text(f"{sweep.name}[{member.index}]"), *(Text(_show(v)) for _, v in member.values),
                       _number(m.get("loss")), _number(m.get("accuracy")), _number(m.get("train_accuracy")),
-                      (job.state_digest or "")[:12])
+                      (job.state_digest or "")[:12], *((_note(m),) if warned else ()))
     console.print(table)
+    _warnings(warned, console)
     if len(accuracies) > 1:
         console.print(f"{sweep.name}: test accuracy {statistics.mean(accuracies):.4f} ± "
                       f"{statistics.stdev(accuracies):.4f} (mean ± sd over {len(accuracies)} runs), "
@@ -185,6 +214,20 @@ def _rep_table(rep, keys: dict[str, str], store, console) -> None:
                       _number(m.get("cka")), _number(m.get("procrustes")), _number(m.get("structure")),
                       str(m.get("k")))
     console.print(table)
+
+
+def _note(metrics: dict):
+    from rich.text import Text
+
+    return Text("loss exploded", style="bold yellow") if metrics.get("warning") else Text("")
+
+
+def _warnings(warned: list[tuple[str, str]], console) -> None:
+    """A line per state whose training finished with an exploding (finite) loss."""
+    from rich.text import Text
+
+    for name, warning in warned:
+        console.print(Text.assemble(("warning", "bold yellow"), f": {name}: {warning}"))
 
 
 def _show(value) -> str:

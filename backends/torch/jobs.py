@@ -129,7 +129,7 @@ def _train_one(job: Job, ctx: JobContext) -> None:
     metrics = {"step": state.step, "epoch": state.epoch,
                "final_train_loss": traj.losses[-1] if traj.losses else None,
                **evaluate(state, model, data, loss=job.spec["loss"], device=ctx.device)}
-    _store_state(ctx, job, state, metrics, start)
+    _store_state(ctx, job, state, _with_divergence(metrics, traj.losses), start)
 
 
 def _train_ensemble(jobs: Sequence[Job], ctx: JobContext) -> None:
@@ -166,11 +166,31 @@ def _train_ensemble(jobs: Sequence[Job], ctx: JobContext) -> None:
         metrics = {"step": state.step, "epoch": state.epoch, "members": together,
                    "final_train_loss": result.losses[-1] if result.losses else None,
                    **evaluate(state, model, data, loss=loss, device=ctx.device)}
+        metrics = _with_divergence(metrics, result.losses)
         results.keep(job.key, state)
         ctx.store.put(job.key, job.kind, {"label": job.label, **job.spec}, state.tensors(), metrics,
                       state.digest(), seconds=seconds)
     if diverged is not None:
         raise diverged
+
+
+# A segment whose training loss at the end is more than EXPLODING times the loss of its first
+# batch, and above EXPLODING_FLOOR, "finished" while diverging: finite but exploding (sgd with
+# lr = 1e6 on digits ends near 6e5 from 2.3, at chance accuracy). NaN or inf stays E405.
+EXPLODING = 10.0
+EXPLODING_FLOOR = 1.0
+
+
+def _with_divergence(metrics: dict, losses) -> dict:
+    """`metrics` with a `warning` when the segment's loss exploded while staying finite."""
+    end = metrics.get("train_loss")
+    if not losses or end is None:
+        return metrics
+    first = losses[0]
+    if end > EXPLODING_FLOOR and end > EXPLODING * first:
+        return {**metrics, "warning": f"loss exploded: {first:.3g} at the first step, {end:.3g} on the "
+                                      "training set at the end; lower the learning rate"}
+    return metrics
 
 
 TRAIN = JobKind("train", _run_train, batch_key=_train_batch_key, work=_step_work)
