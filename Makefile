@@ -35,6 +35,9 @@ bench: $(STAMP)
 	$(PY) bench/bench_symbolic.py --quick
 	$(PY) bench/bench_ensemble.py --quick
 	$(PY) bench/bench_store.py
+	$(PY) bench/bench_transfer.py --quick
+	$(PY) bench/bench_homotopy.py --quick
+	$(PY) bench/bench_landscape.py --quick
 
 clean:
 	rm -rf $(VENV) .catdsl .pytest_cache .hypothesis

@@ -46,7 +46,8 @@ class DataSpec:
 
     def __post_init__(self) -> None:
         opts = self.options.items() if isinstance(self.options, dict) else self.options
-        object.__setattr__(self, "options", tuple(sorted((str(k), v) for k, v in opts)))
+        # lists (as read back from JSON) become tuples, so a spec read back hashes like the original
+        object.__setattr__(self, "options", tuple(sorted((str(k), _frozen(v)) for k, v in opts)))
 
     @classmethod
     def of(cls, name: str, **options: Any) -> "DataSpec":
@@ -60,6 +61,10 @@ class DataSpec:
         """Canonical JSON (sorted keys, no whitespace) for content hashes."""
         return json.dumps({"name": self.name, "options": dict(self.options)},
                           sort_keys=True, separators=(",", ":"))
+
+
+def _frozen(value: Any) -> Any:
+    return tuple(_frozen(v) for v in value) if isinstance(value, (list, tuple)) else value
 
 
 @dataclass(frozen=True)
@@ -204,14 +209,26 @@ def _load_arrays(spec: DataSpec, cache_dir: Any):
         raise DataError(f"unknown dataset {spec.name!r}",
                         f"known datasets: {', '.join(sorted(SOURCES))}")
     loader, defaults = source
+    defaults = {**defaults, **DOMAIN_OPTIONS}
     opts = dict(spec.options)
     unknown = sorted(set(opts) - set(defaults))
     if unknown:
         raise DataError(f"dataset {spec.name!r} has no option {unknown[0]!r}",
                         f"its options are: {', '.join(sorted(defaults))}")
+    for key in DOMAIN_OPTIONS:
+        check_option(key, opts.get(key))
     opts = {**defaults, **opts}
     x_tr, y_tr, x_te, y_te, shape, classes = loader(opts, cache_dir)
-    x_tr, y_tr = _limit(x_tr, y_tr, opts.get("limit"), int(opts.get("seed") or 0), spec.name)
+    seed = int(opts.get("seed") or 0)
+    if opts["classes"] is not None:
+        (x_tr, y_tr), (x_te, y_te) = _subset(opts["classes"], classes, (x_tr, y_tr), (x_te, y_te), spec.name)
+        classes = len(opts["classes"])
+    x_tr, y_tr = _limit(x_tr, y_tr, opts.get("limit"), seed, spec.name)
+    for name, args in opts["transform"] or ():
+        x_tr, x_te = (_TRANSFORMS[name][0](x, shape, IMAGE_SHAPES.get(spec.name), dict(args), split, spec.name)
+                      for x, split in ((x_tr, "train"), (x_te, "test")))
+    if opts["label_noise"]:
+        y_tr = _label_noise(y_tr, classes, float(opts["label_noise"]), seed)
     return x_tr, y_tr, x_te, y_te, shape, classes
 
 
@@ -227,6 +244,156 @@ def _limit(x: np.ndarray, y: np.ndarray, limit: Any, seed: int, name: str):
         return x, y
     keep = np.sort(np.random.default_rng([seed, 1]).permutation(len(y))[:limit])
     return x[keep], y[keep]
+
+
+# --- target domains: a subset of labels, input transforms, noisy labels ------------------------
+#
+# `dataset(…, classes = [5, 6, 7, 8, 9], transform = permute(seed = 3), label_noise = 0.1)`. Each
+# is a function of the spec alone, applied once when the data is loaded: first the label subset
+# (relabelled 0..k-1 in the order given), then `limit`, then the transforms in order (the same
+# map on both splits; `>>` composes them), then label noise on the training labels only. A spec
+# without them has the JSON it always had, so stored jobs keep their keys.
+
+# every source takes these (None: not applied)
+DOMAIN_OPTIONS: dict[str, Any] = {"classes": None, "transform": None, "label_noise": None}
+
+# the (channels, height, width) of a source's inputs, for transforms that move pixels: a flat
+# digits input is an 8×8 image
+IMAGE_SHAPES = {"digits": (1, 8, 8), "mnist": (1, 28, 28), "cifar10": (3, 32, 32)}
+
+
+def _integer(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def check_option(key: str, value: Any) -> None:
+    """DataError when the value of a domain option (`classes`, `transform`, `label_noise`) is
+    malformed; what only the data can tell (a class it lacks) is found when it is loaded."""
+    if value is None:
+        return
+    if key == "classes":
+        if not isinstance(value, tuple) or len(value) < 2 or not all(_integer(c) and c >= 0 for c in value):
+            raise DataError(f"classes must be a list of at least two labels, not {value!r}",
+                            "write `classes = [5, 6, 7, 8, 9]` (relabelled 0..4 in that order)")
+        if len(set(value)) != len(value):
+            raise DataError(f"classes lists a label twice: {list(value)}")
+    elif key == "label_noise":
+        if not _number(value) or not 0 <= value < 1:
+            raise DataError(f"label_noise must be a fraction in [0, 1), not {value!r}",
+                            "the fraction of training labels replaced by another label, e.g. `label_noise = 0.2`")
+    elif key == "transform":
+        if not isinstance(value, tuple) or not all(isinstance(t, tuple) and len(t) == 2 for t in value):
+            raise DataError(f"transform must be a transform call, not {value!r}", TRANSFORM_HINT)
+        for name, args in value:
+            if name not in _TRANSFORMS:
+                raise DataError(f"unknown transform `{name}`", TRANSFORM_HINT)
+            _, required, optional = _TRANSFORMS[name]
+            given = dict(args)
+            for k, v in given.items():
+                if k not in required and k not in optional:
+                    raise DataError(f"`{name}` has no option `{k}`",
+                                    f"`{name}` takes {', '.join((*required, *optional))}")
+                if not _number(v) or (k in ("seed", "pixels") and not _integer(v)) or (k in ("seed", "std") and v < 0):
+                    raise DataError(f"`{name}({k} = …)` must be a {'non-negative ' if k in ('seed', 'std') else ''}"
+                                    f"{'integer' if k in ('seed', 'pixels') else 'number'}, not {v!r}")
+            missing = [k for k in required if k not in given]
+            if missing:
+                raise DataError(f"`{name}` needs `{missing[0]} = …`", f"e.g. `{_TRANSFORM_EXAMPLES[name]}`")
+    else:
+        raise DataError(f"not a domain option: {key!r}")
+
+
+TRANSFORM_HINT = ("transforms: permute(seed = 0), rotate(degrees = 30), noise(std = 0.1, seed = 0), "
+                  "shift(pixels = 2); compose them with `>>`")
+_TRANSFORM_EXAMPLES = {"permute": "permute(seed = 0)", "rotate": "rotate(degrees = 30)",
+                       "noise": "noise(std = 0.1)", "shift": "shift(pixels = 2)"}
+
+
+def _subset(classes: tuple[int, ...], available: int, train, test, name: str):
+    import numpy as np
+
+    missing = [c for c in classes if c >= available]
+    if missing:
+        raise DataError(f"dataset {name!r} has labels 0..{available - 1}, not {missing[0]}")
+    relabel = np.full(available, -1, dtype=np.int64)
+    relabel[list(classes)] = np.arange(len(classes))
+    out = []
+    for x, y in (train, test):
+        keep = relabel[y] >= 0
+        out.append((x[keep], relabel[y[keep]]))
+    return out
+
+
+def _image_view(x: np.ndarray, shape: tuple[int, ...], image: tuple[int, ...] | None, what: str, name: str):
+    """The inputs as (N, channels, height, width) images, for transforms that move pixels."""
+    import numpy as np
+
+    if len(shape) == 3:
+        return x.reshape(-1, *shape)
+    if image is None or int(np.prod(image)) != int(np.prod(shape)):
+        if len(shape) == 1 and what == "shift":  # a signal (mnist1d): shift along it
+            return x.reshape(-1, 1, 1, shape[0])
+        raise DataError(f"dataset {name!r}: `{what}` moves pixels of images, and these inputs of shape "
+                        f"{shape} are not images", "use permute or noise, or shift for 1-d signals")
+    return x.reshape(-1, *image)
+
+
+def _permute(x, shape, image, args, split, name):
+    import numpy as np
+
+    flat = x.reshape(len(x), -1)
+    order = np.random.default_rng([int(args.get("seed", 0)), 7]).permutation(flat.shape[1])
+    return flat[:, order].reshape(x.shape)
+
+
+def _rotate(x, shape, image, args, split, name):
+    from scipy.ndimage import rotate
+
+    images = _image_view(x, shape, image, "rotate", name)
+    turned = rotate(images, float(args["degrees"]), axes=(-2, -1), reshape=False, order=1, mode="constant")
+    return turned.astype(x.dtype).reshape(x.shape)
+
+
+def _shift(x, shape, image, args, split, name):
+    import numpy as np
+
+    images = _image_view(x, shape, image, "shift", name)
+    k, out = int(args["pixels"]), np.zeros_like(images)
+    if k >= 0:
+        out[..., k:] = images[..., :images.shape[-1] - k]
+    else:
+        out[..., :k] = images[..., -k:]
+    return out.reshape(x.shape)
+
+
+def _noise(x, shape, image, args, split, name):
+    import numpy as np
+
+    rng = np.random.default_rng([int(args.get("seed", 0)), 11, 0 if split == "train" else 1])
+    return (x + rng.normal(0.0, float(args["std"]), size=x.shape)).astype(x.dtype)
+
+
+# name -> (function, required options, optional options)
+_TRANSFORMS: dict[str, tuple[Callable, tuple[str, ...], tuple[str, ...]]] = {
+    "permute": (_permute, (), ("seed",)),
+    "rotate": (_rotate, ("degrees",), ()),
+    "noise": (_noise, ("std",), ("seed",)),
+    "shift": (_shift, ("pixels",), ()),
+}
+
+
+def _label_noise(y: np.ndarray, classes: int, p: float, seed: int) -> np.ndarray:
+    """Each training label replaced, with probability p, by one of the other labels (uniformly)."""
+    import numpy as np
+
+    rng = np.random.default_rng([seed, 13])
+    flip = rng.random(len(y)) < p
+    other = (y + rng.integers(1, classes, size=len(y))) % classes
+    return np.where(flip, other, y).astype(y.dtype)
 
 
 def _fraction(opts: dict, key: str, name: str) -> float:

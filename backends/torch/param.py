@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from backends.torch.session import Session, store_dir
+from backends.torch.transfer import TransferUniversal, decide_universal
 from catdsl.laws.category import MapComp, MapId, Respects
 from catdsl.laws.law import FunctorLaw
 from catdsl.laws.verdict import Verdict
@@ -183,4 +184,5 @@ Param.discharges = {
     Respects: _respects,
     UniqueState: _unique_state,
     SweepEnsemble: _sweep_ensemble,
+    TransferUniversal: decide_universal,  # a transfer's law, decided in its source's Param
 }

@@ -16,7 +16,10 @@ from catdsl import analysis
 from catdsl.semantics import free
 
 # The job kinds a torch plan holds; a new kind is a module of its own and a name here.
-KINDS = register(jobs.INIT, jobs.TRAIN, jobs.CHECKPOINTS, jobs.FEATURES)
+from backends.torch import barrier, homotopy  # noqa: E402  (job kinds of `classes`)
+from backends.torch import landscape  # noqa: E402  (the job kind of `persistence`)
+from backends.torch import transfer  # noqa: E402  (the job kind of `transfer`)
+KINDS = register(jobs.INIT, jobs.TRAIN, jobs.CHECKPOINTS, jobs.FEATURES, barrier.BARRIER, homotopy.CLASSES, landscape.LANDSCAPE, transfer.TRANSFER)
 
 
 def path_job(plan: Plan, lf, path: free.Path, start: Job | None = None) -> Job:

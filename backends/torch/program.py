@@ -296,13 +296,42 @@ def _call(e: A.Expr) -> tuple[str, tuple, dict, A.Expr]:
 
 
 def _data_spec(e: A.Expr):
-    from backends.torch.data import DataSpec
+    from backends.torch.data import DOMAIN_OPTIONS, DataError, DataSpec, check_option
 
+    transform = e.keywords.get("transform") if isinstance(e, A.Call) else None
+    if transform is not None:  # a transform is a call (or `>>` of calls), not a literal
+        e = A.Call(e.func, tuple(a for a in e.args if not (isinstance(a, A.Keyword) and a.name == "transform")),
+                   span=e.span)
     name, args, kwargs, _ = _call(e)
     if name != "dataset" or len(args) != 1 or not isinstance(args[0], str):
         raise _Problem("E403", f"`{text_of(e)}` is not a dataset", e.span,
                        'write `dataset("digits", test = 0.25, seed = 0)`')
+    if transform is not None:
+        kwargs["transform"] = _transform(transform)
+    for key in DOMAIN_OPTIONS:
+        try:
+            check_option(key, kwargs.get(key))
+        except DataError as err:
+            raise _Problem("E404", err.message, (transform if key == "transform" else e.keywords[key]).span,
+                           err.hint or "")
     return DataSpec.of(args[0], **kwargs)
+
+
+def _transform(e: A.Expr) -> tuple:
+    """`permute(seed = 3)` or `rotate(degrees = 15) >> noise(std = 0.1)`: ((name, ((key, value), …)), …)
+    in the order the transforms apply."""
+    parts = e.parts if isinstance(e, A.Compose) else (e,)
+    out: list = []
+    for part in reversed(parts):  # applicative order -> the order they apply
+        if isinstance(part, A.Compose):
+            out.extend(_transform(part))
+            continue
+        name, args, kwargs, _ = _call(part)
+        if args:
+            raise _Problem("E404", f"the options of `{name}` are named", part.span,
+                           "e.g. `transform = rotate(degrees = 15)`")
+        out.append((name, tuple(sorted(kwargs.items()))))
+    return tuple(out)
 
 
 def _model_spec(e: A.Expr):

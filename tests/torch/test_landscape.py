@@ -1,0 +1,184 @@
+"""Landscapes of trained states (`persistence … by landscape(…)`): filter normalization against
+a hand computation, loop = batched evaluation, BatchNorm buffers, Hutchinson's trace against the
+exact Hessian, and a sweep end to end in the JSON shape of `catdsl run --format json`."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from backends.torch.landscape import (coordinates, evaluate_plane, filter_normalized, hessian_trace, plane_of,
+                                      top_hessian_eigenvalue, _seeded)
+from backends.torch.models import BatchNorm2d, Conv2d, Flatten, GlobalAvgPool, Linear, ReLU, Sequential
+from backends.torch.train import TrainingState, evaluate, init_state
+from catdsl.cli import main
+
+
+@settings(max_examples=30, deadline=None)
+@given(out=st.integers(1, 5), inp=st.integers(1, 6), k=st.integers(1, 3), seed=st.integers(0, 2**31))
+def test_filter_normalization_matches_a_hand_computation(out, inp, k, seed):
+    g = torch.Generator().manual_seed(seed)
+    params = {"a.weight": torch.randn(out, inp, generator=g), "a.bias": torch.randn(out, generator=g),
+              "c.weight": torch.randn(out, inp, k, k, generator=g), "n.weight": torch.randn(out, generator=g)}
+    d = filter_normalized(params, torch.Generator().manual_seed(7))
+    # by hand: the same draws (sorted names, tensors of more than one dimension), filter by filter
+    g = torch.Generator().manual_seed(7)
+    for name in sorted(params):
+        p = params[name]
+        if p.dim() == 1:
+            assert torch.equal(d[name], torch.zeros_like(p))  # biases and norm scales: no move
+            continue
+        raw = torch.randn(p.shape, generator=g)
+        for i in range(p.shape[0]):
+            expected = raw[i] * (p[i].norm() / raw[i].norm())
+            assert torch.allclose(d[name][i], expected, rtol=1e-5, atol=1e-6)
+            assert d[name][i].norm() == pytest.approx(float(p[i].norm()), rel=1e-5)
+
+
+def _digits_state(model):
+    from backends.torch.data import DataSpec, load_dataset
+
+    data = load_dataset(DataSpec.of("digits", test=0.25, seed=0, image=isinstance(model.layers[0], Conv2d)))
+    return data, init_state(model, data.input_shape, 0)
+
+
+def test_loop_and_batched_evaluation_agree_and_the_centre_is_the_state():
+    model = Sequential((Linear(64, 16), ReLU(), Linear(16, 10)))
+    data, state = _digits_state(model)
+    plane = plane_of("filter", [state], seed=1)
+    xs = coordinates("filter", 5, 0.5)
+    x, y = data.x_train[:200], data.y_train[:200]
+    loop, err_loop, _ = evaluate_plane(model, plane, xs, xs, x, y, "cross_entropy", "loop")
+    batched, err_batched, _ = evaluate_plane(model, plane, xs, xs, x, y, "cross_entropy", "batched")
+    assert torch.allclose(loop, batched, atol=1e-5) and torch.allclose(err_loop, err_batched)
+    full = evaluate(state, model, data)
+    centre, _, _ = evaluate_plane(model, plane, torch.zeros(1, dtype=torch.float64),
+                                  torch.zeros(1, dtype=torch.float64), data.x_train, data.y_train, "cross_entropy")
+    assert float(centre) == pytest.approx(full["train_loss"], rel=1e-5)
+
+
+def test_batchnorm_buffers_stay_at_the_centre_and_the_plane_is_evaluated_in_eval_mode():
+    model = Sequential((Conv2d(1, 4, 3, padding=1), BatchNorm2d(4), ReLU(), GlobalAvgPool(), Flatten(),
+                        Linear(4, 10)))
+    data, state = _digits_state(model)
+    # running statistics different from the init's, as after training
+    buffers = {k: (v + 0.5 if v.is_floating_point() else v) for k, v in state.buffers.items()}
+    state = TrainingState(state.params, buffers)
+    centre, d1, d2, fixed = plane_of("filter", [state], seed=0)
+    assert all(not d1[k].any() and not d2[k].any() for k in buffers if buffers[k].is_floating_point())
+    assert set(fixed) == {k for k, v in buffers.items() if not v.is_floating_point()}
+    xs = coordinates("filter", 3, 0.3)
+    x, y = data.x_test[:100], data.y_test[:100]
+    loop, _, _ = evaluate_plane(model, (centre, d1, d2, fixed), xs, xs, x, y, "cross_entropy", "loop")
+    batched, _, _ = evaluate_plane(model, (centre, d1, d2, fixed), xs, xs, x, y, "cross_entropy", "batched")
+    assert torch.allclose(loop, batched, atol=1e-5)
+    sub = type(data)(data.name, data.x_train, data.y_train, x, y, data.input_shape, data.num_classes)
+    assert float(loop[1, 1]) == pytest.approx(evaluate(state, model, sub)["loss"], rel=1e-5)
+
+
+def test_hutchinson_trace_estimates_the_exact_hessian_trace():
+    from torch.func import functional_call, hessian
+
+    from backends.torch.train import template
+
+    model = Sequential((Linear(4, 3), ReLU(), Linear(3, 3)))
+    state = init_state(model, (4,), 0)
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(32, 4, generator=g), torch.randint(0, 3, (32,), generator=g)
+    module = template(model)
+    names = sorted(state.params)
+    shapes = [state.params[n].shape for n in names]
+    flat = torch.cat([state.params[n].reshape(-1) for n in names]).double()
+
+    def f(v):
+        parts = dict(zip(names, (t.view(s) for t, s in zip(torch.split(v, [s.numel() for s in shapes]), shapes))))
+        return torch.nn.functional.cross_entropy(functional_call(module, parts, (x.double(),)), y)
+
+    h = hessian(f)(flat)
+    exact = float(torch.trace(h))
+    params = {k: v.double() for k, v in state.params.items()}
+    n = 200
+    estimate = hessian_trace(model, params, {}, x.double(), y, "cross_entropy", samples=n)
+    # vᵀHv over Rademacher v has mean tr H and variance 2 Σ_{i≠j} H_ij²: within 4 standard errors
+    off = h - torch.diag(torch.diag(h))
+    se = float((2 * (off ** 2).sum() / n).sqrt())
+    assert abs(estimate - exact) <= 4 * se + 1e-9
+    # power iteration converges to the eigenvalue of largest magnitude
+    eig = torch.linalg.eigvalsh(h)
+    dominant = float(eig[eig.abs().argmax()])
+    top = top_hessian_eigenvalue(model, params, {}, x.double(), y, "cross_entropy", iterations=500, tol=1e-10)
+    assert top == pytest.approx(dominant, rel=1e-4)
+
+
+def test_directions_are_seeded():
+    a, b = _seeded(0, "x"), _seeded(0, "x")
+    assert torch.equal(torch.randn(3, generator=a), torch.randn(3, generator=b))
+
+
+SWEEP = """
+data digits = dataset("digits", test = 0.25, seed = 0, limit = 300)
+model mlp   = Linear(64, 8) >> ReLU >> Linear(8, 10)
+
+category Training {
+  objects init, trained
+  fit : init -> trained
+}
+
+functor Run : Training -> Param(mlp, digits, loss = cross_entropy) {
+  init |-> init(seed = 0)
+  fit |-> sgd(lr = 0.1, momentum = 0.9, batch = 64, epochs = 1, seed = 0)
+}
+
+sweep S = Run.fit over seed in 0..1, lr in [0.05, 0.2]
+persistence P of S by landscape(plane = filter, grid = 5, radius = 0.5, hessian = 2, essential = truncate)
+persistence of Run.fit by landscape(plane = pca, grid = 5)
+persistence R of S by landscape(plane = runs, grid = 5, radius = 0.1, metric = error)
+"""
+
+
+def test_a_sweep_landscape_reports_diagrams_and_statistics_and_is_reused(tmp_path, capsys):
+    path = tmp_path / "s.cat"
+    path.write_text(SWEEP)
+    store = str(tmp_path / "store")
+    assert main(["run", "--format", "json", "--store", store, str(path)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    p = report["analyses"]["P"]
+    assert p["kind"] == "persistence" and set(p["runs"]) == {f"S[{i}]" for i in range(4)}
+    run = p["runs"]["S[0]"]
+    assert set(run["diagram"]) == {"0", "1"} and run["diagram"]["0"][0][1] is None
+    assert {"total_persistence", "gap", "l2_norm", "sharpness", "hessian_trace"} <= set(run)
+    assert run["total_persistence"] > 0  # the essential class truncated at the grid's maximum
+    assert set(p["statistics"]) == {"total_persistence", "l2_norm", "sharpness", "hessian_trace"}
+    assert {"r2", "pearson", "spearman", "kendall_tau", "granulated_tau"} <= set(p["statistics"]["l2_norm"])
+    pca = report["analyses"][next(k for k in report["analyses"] if k.startswith("persistence@"))]
+    assert "diagram" in pca and pca["options"]["plane"] == "pca"
+    assert report["analyses"]["R"]["options"]["metric"] == "error"
+    kinds = [j["kind"] for j in report["jobs"]]
+    assert kinds.count("landscape") == 6
+    assert main(["run", "--format", "json", "--store", store, str(path)]) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert again["counts"]["ran"] == 0
+    assert again["analyses"]["P"]["runs"] == p["runs"]
+    assert main(["run", "--store", store, str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "Kendall" in out and "granulated" in out and "S[3]" in out
+
+
+@pytest.mark.parametrize("method, code, needle", [
+    ("landscape(plane = diagonal)", "E404", "`plane` must be filter or runs or pca"),
+    ("landscape(grid = 2000)", "E401", "over the limit"),
+    ("landscape(radius = -1)", "E404", "`radius` must be a positive number"),
+    ("landscape(metric = accuracy)", "E404", "`metric` must be loss or error"),
+    ("landscape(plane = pca)", "E404", "needs a trajectory"),
+])
+def test_bad_landscape_options_are_diagnostics(tmp_path, capsys, method, code, needle):
+    text = SWEEP.split("persistence P")[0] + f"persistence Q of Run.trained by {method}\n"
+    path = tmp_path / "s.cat"
+    path.write_text(text)
+    assert main(["run", "--store", str(tmp_path / "store"), str(path)]) == 2
+    err = capsys.readouterr().err
+    assert f"error[{code}]" in err and needle in err
