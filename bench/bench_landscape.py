@@ -1,7 +1,9 @@
 """A 51×51 filter-normalized loss landscape of a digits MLP: loop against batched (vmap)
 evaluation, and gudhi's share of the total, side by side in one run; ratios, not absolute
-times (STYLE.md). Also a wider MLP, where an earlier CPU measurement found the loop faster
-(backends/torch/landscape.py, `choose_method`).
+times (STYLE.md). Also a wider MLP, where the loop is expected to win on CPU
+(backends/torch/landscape.py, `choose_method`). With the `[bench]` peers installed
+(loss-landscapes 3.0.6, PyHessian 0.1) the same plane and the Hessian statistics are timed
+against them in the same run.
 
     python bench/bench_landscape.py [--quick]
 """
@@ -45,7 +47,7 @@ def case(name: str, model, data, grid: int, repeat: int, size: int | None = None
     best = min(loop_s, vmap_s)
     print(f"{name}: {grid}×{grid} grid, {params:,} parameters, {len(y)} evaluation points")
     print(f"  batched/loop time ratio {vmap_s / loop_s:.2f} (loop {loop_s * 1e3:.0f} ms, batched {vmap_s * 1e3:.0f} ms); "
-          f"auto picks {choose_method(params, len(y), 512)}")
+          f"auto picks {choose_method(params, len(y))}")
     print(f"  gudhi share of the faster total {gudhi_s / (best + gudhi_s):.2%} ({gudhi_s * 1e3:.1f} ms)")
     print(f"  max |loop − batched| {float((loss_loop - loss_vmap).abs().max()):.2e}")
 

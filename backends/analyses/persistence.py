@@ -112,7 +112,7 @@ def _sublevel(module, analysis):
 
 
 def _sublevel_report(module, analysis) -> dict:
-    from backends.sublevel import diagram, total_persistence
+    from backends.sublevel import diagram
 
     s, axes, values, noise, p, essential = _sublevel(module, analysis)
     d = diagram(values, axes, noise)

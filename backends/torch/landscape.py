@@ -18,13 +18,13 @@ Planes (`landscape(plane = …)`):
   a, b ∈ [−r, r].
 
 Evaluation is batched with `torch.func.vmap` over chunks of grid points, or a plain loop.
-`auto` picks batched unless one point's weights and activations alone fill a chunk's memory
-budget (`CHUNK_FLOATS`): then there is nothing to batch and vmap would only copy weights.
-Measured on 2 shared CPU cores (bench/bench_landscape.py): batched took 0.76× the loop's time
-for a 51×51 grid of a 2.4k-parameter digits MLP on 450 points, 0.19× for a 301k-parameter
-MLP, and 0.5–0.9× for that MLP on 2,048 points — an earlier note's opposite result on CPU
-(loop 8.5 s, vmap 11.5 s) was not reproduced here, so the loop is kept for the memory-bound
-case only. Torch is imported by the bodies only.
+On CPU the loop wins once one point's forward pass is already matrix-bound (a wide model on
+hundreds of points: vmap then only adds a copy of the weights per point); for small models
+the per-call overhead dominates and vmap wins. `auto` picks batched below `BATCH_BELOW`
+multiply-adds per point (parameters × evaluation points). Measured with
+bench/bench_landscape.py on 2 shared CPU cores (noisy, up to 2× between runs): 51×51 grid of a
+2.4k-parameter digits MLP on 450 points, batched 0.47× the loop's time; 21×21 grid of a
+301k-parameter MLP, batched 2.06× the loop's time. Torch is imported by the bodies only.
 """
 
 from __future__ import annotations
@@ -38,6 +38,8 @@ from backends.run.jobs import JobContext, JobKind
 from backends.run.plan import CODE_VERSION, Job
 from backends.torch.results import Results
 
+# `auto` evaluates batched below this many multiply-adds per grid point, with a loop above
+BATCH_BELOW = 2e7
 # grid points per vmapped call: bounds the memory of the stacked weights and activations
 CHUNK_FLOATS = 5e7
 # Hutchinson probes per vmapped call
@@ -141,10 +143,9 @@ def coordinates(option: str, grid: int, radius: float) -> Any:
 # ---- evaluation -------------------------------------------------------------------------------
 
 
-def choose_method(parameters: int, points: int, width: int = 1) -> str:
-    """`batched` (vmap) unless one grid point's weights and activations alone fill a chunk
-    (module docstring)."""
-    return "batched" if parameters + points * width < CHUNK_FLOATS / 2 else "loop"
+def choose_method(parameters: int, points: int) -> str:
+    """`batched` (vmap) when one point's forward pass is small, else `loop` (module docstring)."""
+    return "batched" if parameters * points < BATCH_BELOW else "loop"
 
 
 def evaluate_plane(model_spec, plane, xs, ys, x, y, loss: str, method: str = "auto"):
@@ -162,7 +163,7 @@ def evaluate_plane(model_spec, plane, xs, ys, x, y, loss: str, method: str = "au
     a, b = a.reshape(-1), b.reshape(-1)
     n_params = sum(v.numel() for v in centre.values())
     if method == "auto":
-        method = choose_method(n_params, len(y), _widest(model_spec, x))
+        method = choose_method(n_params, len(y))
 
     def at(i0: int, i1: int) -> dict:
         ca, cb = a[i0:i1], b[i0:i1]
