@@ -210,7 +210,7 @@ def fmt(text: str) -> str:
     return to_text(*parse_with_comments(text))
 
 
-def test_canonical_form_is_ascii_and_applicative():
+def test_canonical_form_is_ascii_and_applicative_except_models():
     source = (
         "category Two { objects A, B; p, q : A → B; H : p ⇒ q }\n"
         "model mlp = Linear(64, 32) >> ReLU ≫ Linear(32, 10)\n"
@@ -224,10 +224,30 @@ def test_canonical_form_is_ascii_and_applicative():
         "  H : p => q\n"
         "}\n"
         "\n"
-        "model mlp = Linear(32, 10) . ReLU . Linear(64, 32)\n"
+        "model mlp = Linear(64, 32) >> ReLU >> Linear(32, 10)\n"
         "data d = (x, y) |-> x (+) y\n"
         "data e = g . f\n"
     )
+    # a model reads in the order data flows, whichever way it was written; long ones one
+    # layer a line
+    assert fmt("model m = Linear(32, 10) . ReLU . Linear(64, 32)\n") == \
+        "model m = Linear(64, 32) >> ReLU >> Linear(32, 10)\n"
+    wide = " >> ".join(["Linear(1024, 1024)", "ReLU"] * 6)
+    out = fmt(f"model w = {wide}\n")
+    assert out.splitlines()[0] == "model w = Linear(1024, 1024)" and out.splitlines()[1] == "  >> ReLU"
+    assert fmt(out) == out
+
+
+def test_unicode_spelling_keeps_the_tree():
+    from catdsl.syntax.parse import parse
+    from catdsl.syntax.printer import unicode_spelling
+
+    text = fmt("category C { objects A, B; f : A -> B; g : B -> B; eq e : g . f = f >> g }\n"
+               'functor F : C -> D { A |-> X }\nimport "a->b.cat"  # x -> y\nsweep S = Run.full over lr in [0.1]\n')
+    uni = unicode_spelling(text)
+    assert "→" in uni and "∘" in uni and "↦" in uni
+    assert '"a->b.cat"' in uni and "# x -> y" in uni and "Run.full" in uni  # strings, comments, names kept
+    assert parse(uni) == parse(text)
 
 
 def test_canonical_form_of_the_spec_square_keeps_comments():

@@ -214,6 +214,23 @@ def _own_last(span, next_line: int | None) -> int:
     return span.end_line - 1 if next_line == span.end_line else span.end_line
 
 
+# A model chain longer than this prints one layer per line.
+MODEL_WIDTH = 100
+
+
+def _model_lines(name: str, value: A.Expr, one) -> list[str]:
+    """`model m = Linear(64, 32) >> ReLU >> Linear(32, 10)`: a model is read in the order data
+    flows, so its chain prints diagrammatically (first layer first), one layer a line when long."""
+    if not isinstance(value, A.Compose):
+        return one(f"model {name} = {expr(value)}")
+    layers = [expr(p, _OPLUS) for p in reversed(value.parts)]
+    text = f"model {name} = " + " >> ".join(layers)
+    if len(text) <= MODEL_WIDTH:
+        return one(text)
+    lines = one(f"model {name} = {layers[0]}")
+    return [*lines, *(f"  >> {layer}" for layer in layers[1:])]
+
+
 def _statement_lines(stmt: A.Statement, cs: _Comments, next_line: int | None) -> list[str]:
     def one(text: str) -> list[str]:
         return _with_trailing(text, cs.trailing(stmt.span.line, _own_last(stmt.span, next_line)))
@@ -245,7 +262,7 @@ def _statement_lines(stmt: A.Statement, cs: _Comments, next_line: int | None) ->
         case A.DataDecl(name=n, value=v):
             return one(f"data {n.id} = {expr(v)}")
         case A.ModelDecl(name=n, value=v):
-            return one(f"model {n.id} = {expr(v)}")
+            return _model_lines(n.id, v, one)
         case A.SweepDecl(name=n, base=b, bindings=bs):
             binds = ", ".join(f"{x.name.id} in {expr(x.domain)}" for x in bs)
             return one(f"sweep {n.id} = {expr(b)} over {binds}")
@@ -281,3 +298,39 @@ def _block(head: str, stmt, items, cs: _Comments, next_line: int | None) -> list
     last = closing_line - 1 if next_line == closing_line else closing_line
     lines.extend(_with_trailing("}", cs.trailing(closing_line, last)))
     return lines
+
+
+# The Unicode spelling of each ASCII operator the canonical form uses (`catdsl fmt --unicode`).
+UNICODE = {"|->": "↦", "->": "→", "=>": "⇒", ">>": "≫", "(+)": "⊕", "-|": "⊣", ".": "∘"}
+
+
+def unicode_spelling(text: str) -> str:
+    """The canonical text with `→ ↦ ⇒ ∘ ≫ ⊕ ⊣` for their ASCII spellings, outside strings and
+    comments. Only operators standing between spaces are replaced (a dotted name `Run.full`
+    keeps its dot), so the result parses to the same tree."""
+    out, i, n = [], 0, len(text)
+    while i < n:
+        c = text[i]
+        if c == '"':  # a string literal, escapes included
+            j = i + 1
+            while j < n and text[j] != '"':
+                j += 2 if text[j] == "\\" else 1
+            out.append(text[i:j + 1])
+            i = j + 1
+            continue
+        if c == "#":  # a comment, to the end of the line
+            j = text.find("\n", i)
+            j = n if j < 0 else j
+            out.append(text[i:j])
+            i = j
+            continue
+        for ascii_, uni in UNICODE.items():
+            if text.startswith(ascii_, i) and (ascii_ == "(+)" or (
+                    i > 0 and text[i - 1] == " " and text[i + len(ascii_):i + len(ascii_) + 1] in (" ", "\n", ""))):
+                out.append(uni)
+                i += len(ascii_)
+                break
+        else:
+            out.append(c)
+            i += 1
+    return "".join(out)
