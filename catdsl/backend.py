@@ -100,6 +100,16 @@ class HasPushouts(Protocol):
 
 
 @runtime_checkable
+class HasFiniteLimits(HasPullbacks, Protocol):
+    """A terminal object and equalizers besides pullbacks (so products, as pullbacks over 1)."""
+
+    def terminal(self) -> Any: ...
+    def to_terminal(self, obj: Any) -> Any: ...
+    def is_terminal(self, obj: Any) -> Any: ...
+    def equalizer_universal(self, apex: Any, e: Any, f: Any, g: Any, how: Any) -> Any: ...
+
+
+@runtime_checkable
 class HasGenericFunctors(Protocol):
     """Functors and transformations given by rules with pattern variables (`R^n |-> R^(2*n)`)."""
 

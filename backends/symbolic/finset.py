@@ -184,6 +184,41 @@ class FinSet:
         return (P, Function(P, f.dom, tuple(a for a, _ in pairs)),
                 Function(P, g.dom, tuple(b for _, b in pairs)))
 
+    # ---- finite limits: the one-point set, equalizers (products are pullbacks over it) ----
+
+    def terminal(self) -> FiniteSet:
+        return FiniteSet((0,))
+
+    def to_terminal(self, x: FiniteSet) -> Function:
+        return Function(x, self.terminal(), (0,) * len(x.elements))
+
+    def is_terminal(self, x: FiniteSet) -> Verdict:
+        """Terminal iff one element: from {*} there are |x| maps into x."""
+        if len(x.elements) == 1:
+            return Verdict("proved", "exact", witness=f"{x} has one element")
+        return Verdict("refuted", "exact", witness=(
+            f"{x} is empty: no map {{*}} -> {x}" if not x.elements else
+            f"{{*}} has {len(x.elements)} maps into {x}, not one"))
+
+    def equalizer_universal(self, apex: FiniteSet, e: Function, f: Function, g: Function,
+                            how: Check | None = None) -> Verdict:
+        """(apex, e) equalizes f, g iff f e = g e and e is a bijection onto {a | f a = g a}."""
+        square = self.equal(self.compose(f, e), self.compose(g, e), how)
+        if square.status != "proved":
+            return Verdict(square.status, "exact", f"f . e ≠ g . e: {square.witness}")
+        images = [e(x) for x in apex.elements]
+        twice = [a for a, k in Counter(images).items() if k > 1]
+        if twice:
+            xs = [x for x in apex.elements if e(x) == twice[0]]
+            return Verdict("refuted", "exact", f"e is not injective: e({cat_text(xs[0])}) = e({cat_text(xs[1])}) "
+                           f"= {cat_text(twice[0])}, so the cone * ↦ {cat_text(twice[0])} has two mediating maps")
+        missing = [a for a in f.dom.elements if f(a) == g(a) and a not in set(images)]
+        if missing:
+            return Verdict("refuted", "exact", f"f({cat_text(missing[0])}) = g({cat_text(missing[0])}) but "
+                           f"{cat_text(missing[0])} is not in the image of e: the cone * ↦ "
+                           f"{cat_text(missing[0])} does not factor")
+        return Verdict("proved", "exact")
+
     def mediate(self, apex: FiniteSet, p: Function, q: Function, cone_p: Function,
                 cone_q: Function) -> Function:
         """The map x ↦ the y of `apex` with p(y) = cone_p(x) and q(y) = cone_q(x) (unique when

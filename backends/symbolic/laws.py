@@ -17,14 +17,17 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from catdsl.backend import (BackendError, HasGenericFunctors, HasPullbacks, HasPushouts, HasTwoCellValues,
-                            SemanticRef)
+from catdsl.backend import (
+    BackendError, HasFiniteLimits, HasGenericFunctors, HasPullbacks, HasPushouts, HasTwoCellValues, SemanticRef,
+)
 from catdsl.diagnostics import Diagnostic
 from catdsl.laws.category import (
     GenericMapComp, GenericMapId, GenericNaturality, MapComp, MapId, Naturality, Respects,
 )
 from catdsl.laws.law import FunctorLaw
-from catdsl.laws.limits import PullbackUniversal, PushoutUniversal
+from catdsl.laws.limits import (
+    EqualizerUniversal, ProductUniversal, PullbackUniversal, PushoutUniversal, TerminalUniversal,
+)
 from catdsl.laws.two_category import Boundary, Interchange
 from catdsl.laws.verdict import Verdict
 from catdsl.semantics import free
@@ -333,7 +336,42 @@ def _low_loss(law: LowLoss, ctx) -> Verdict:
     return I.cat.low_loss(x, _how(ctx), law.image)
 
 
+def _limits(I, law, ctx) -> Verdict:
+    if not isinstance(I.cat, HasFiniteLimits):
+        return Verdict("unknown", ctx.target.name, witness=f"{ctx.target.name} has no {law.kind.split('.')[0]}s here")
+    return None
+
+
+def _product(law: ProductUniversal, ctx) -> Verdict:
+    I, pr = _of(law, ctx), law.product
+    lacking = _limits(I, law, ctx)
+    if lacking is not None:
+        return lacking
+    bang = I.cat.to_terminal  # a product is a pullback over the terminal object
+    return I.cat.universal(I.objects[pr.apex], I.arrows[pr.left], I.arrows[pr.right],
+                           bang(I.objects[pr.a]), bang(I.objects[pr.b]), _how(ctx))
+
+
+def _equalizer(law: EqualizerUniversal, ctx) -> Verdict:
+    I, eq = _of(law, ctx), law.equalizer
+    lacking = _limits(I, law, ctx)
+    if lacking is not None:
+        return lacking
+    return I.cat.equalizer_universal(I.objects[eq.apex], I.arrows[eq.map], I.path(eq.f), I.path(eq.g), _how(ctx))
+
+
+def _terminal(law: TerminalUniversal, ctx) -> Verdict:
+    I = _of(law, ctx)
+    lacking = _limits(I, law, ctx)
+    if lacking is not None:
+        return lacking
+    return I.cat.is_terminal(I.objects[law.obj])
+
+
 DISCHARGES = {
+    ProductUniversal: _product,
+    EqualizerUniversal: _equalizer,
+    TerminalUniversal: _terminal,
     MapId: _by_definition,
     MapComp: _by_definition,
     GenericMapId: _generic,

@@ -157,6 +157,41 @@ class Vect:
         q = Linear(apex, g.dom, ImmutableMatrix(kernel[a:, :]))
         return apex, p, q
 
+    # ---- finite limits: R^0, equalizers (products are pullbacks over R^0) -----------------
+
+    def terminal(self) -> Space:
+        return Space(sympy.Integer(0))
+
+    def to_terminal(self, x: Space) -> Linear:
+        return Linear(x, self.terminal(), sympy.zeros(0, int(x.dim)))
+
+    def is_terminal(self, x: Space) -> Verdict:
+        """Terminal iff R^0: R^1 has one map into R^n only when n = 0."""
+        if same(x.dim, 0):
+            return Verdict("proved", "sympy", witness="R^0")
+        return Verdict("refuted", "sympy", witness=f"R^1 has more than one map into {x}: 0 and any non-zero vector")
+
+    def equalizer_universal(self, apex: Space, e: Linear, f: Linear, g: Linear,
+                            how: Check | None = None) -> Verdict:
+        """(apex, e) equalizes f, g iff f e = g e and e maps apex isomorphically onto ker(f - g):
+        e injective (rank = dim apex) and rank e = dim ker(f - g)."""
+        square = self.equal(self.compose(f, e), self.compose(g, e), how)
+        if square.status != "proved":
+            return Verdict(square.status, square.via, f"f . e ≠ g . e: {square.witness}")
+        E, D = ImmutableMatrix(e.matrix), ImmutableMatrix(f.matrix - g.matrix)
+        if not all(x.is_Rational for x in (*E, *D)):
+            return Verdict("unknown", "sympy", "entries with params or irrational numbers: the rank "
+                           "conditions are decided for rational matrices only here")
+        rank, kernel = E.rank(), len(D.nullspace())
+        if rank < int(apex.dim):
+            v = E.nullspace()[0]
+            return Verdict("refuted", "sympy", f"e is not injective: e {cat_text(v)} = 0, so the zero cone has two "
+                           "mediating maps")
+        if rank < kernel:
+            return Verdict("refuted", "sympy", f"ker(f - g) has dimension {kernel} but e's image only {rank}: a cone "
+                           "onto the rest of the kernel does not factor")
+        return Verdict("proved", "sympy")
+
     def mediate(self, apex: Space, p: Linear, q: Linear, cone_p: Linear, cone_q: Linear) -> Linear:
         """The X with p X = cone_p and q X = cone_q, exactly: [p; q] X = [cone_p; cone_q], solved
         with the pseudo-inverse of [p; q] (injective for a pullback) and checked; E308 when the

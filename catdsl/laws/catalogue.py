@@ -21,7 +21,9 @@ from catdsl.laws.category import (
     GenericMapComp, GenericMapId, GenericNaturality, MapComp, MapId, Naturality, Respects,
 )
 from catdsl.laws.law import Law
-from catdsl.laws.limits import PullbackUniversal, PushoutUniversal
+from catdsl.laws.limits import (
+    EqualizerUniversal, ProductUniversal, PullbackUniversal, PushoutUniversal, TerminalUniversal,
+)
 from catdsl.laws.two_category import BOUNDARY_SIDES, Boundary, Interchange
 from catdsl.semantics.module import Functor, Module, Presentation, Transformation
 
@@ -81,6 +83,9 @@ def functor_laws(m: Module, F: Functor) -> list[Law]:
     laws += [Interchange(name, a, b, c, d, span=at(F.cells.get(d.name)))
              for a, b, c, d in interchange_quadruples(p)]
     laws += [PullbackUniversal(name, pb, span=pb.span) for pb in p.pullbacks]
+    laws += [ProductUniversal(name, pr, span=pr.span) for pr in p.products]
+    laws += [EqualizerUniversal(name, eq, span=eq.span) for eq in p.equalizers]
+    laws += [TerminalUniversal(name, t, span=p.spans.get(t, F.span)) for t in p.terminals]
     laws += [PushoutUniversal(name, po, span=po.span) for po in p.pushouts]
     if not isinstance(F.target, str):
         from catdsl import backend

@@ -19,7 +19,9 @@ from catdsl.laws.adjunction import (
 )
 from catdsl.laws.category import MapComp, MapId, Naturality, Respects
 from catdsl.laws.law import FunctorLaw, Law, PresentationLaw, TransformationLaw
-from catdsl.laws.limits import PullbackUniversal, PushoutUniversal
+from catdsl.laws.limits import (
+    EqualizerUniversal, ProductUniversal, PullbackUniversal, PushoutUniversal, TerminalUniversal,
+)
 from catdsl.laws.options import LawOptions
 from catdsl.laws.two_category import Boundary, Interchange
 from catdsl.laws.verdict import Verdict
@@ -241,7 +243,43 @@ def _monad(law, ctx: Context) -> Verdict:
     return _decide_paths(_system(ctx), lhs, rhs)
 
 
+def _declared_limit(law, ctx: Context) -> Verdict:
+    """A product, equalizer or terminal object of a presentation goes to one its target declares
+    (products and equalizers in either order of their factors); a presentation has no others."""
+    m, system = ctx.module, _system(ctx)
+    F: Functor = m.functors[law.functor]
+    target = m.presentations[F.target]
+    same = lambda a, b: (a.dom, a.cod) == (b.dom, b.cod) and free.decide(system, a, b).status == "proved"  # noqa: E731
+    gen = lambda name: free.generator_path(target.generator[name])  # noqa: E731
+    obj = lambda x: F.objects[x].value  # noqa: E731
+    arrow = lambda x: F.arrows[x].value  # noqa: E731
+    if isinstance(law, TerminalUniversal):
+        found = obj(law.obj) in target.terminals
+        what = f"{obj(law.obj)} is a terminal object {target.name} declares"
+    elif isinstance(law, ProductUniversal):
+        pr = law.product
+        found = any(q.apex == obj(pr.apex) and any(
+            (obj(pr.a), obj(pr.b)) == (qa, qb) and same(arrow(pr.left), gen(ql)) and same(arrow(pr.right), gen(qr))
+            for qa, qb, ql, qr in ((q.a, q.b, q.left, q.right), (q.b, q.a, q.right, q.left)))
+            for q in target.products)
+        what = f"{obj(pr.apex)} is a product {target.name} declares"
+    else:
+        eq = law.equalizer
+        f, g = image_path(F, eq.f), image_path(F, eq.g)
+        found = any(q.apex == obj(eq.apex) and same(arrow(eq.map), gen(q.map)) and (
+            (same(f, q.f) and same(g, q.g)) or (same(f, q.g) and same(g, q.f))) for q in target.equalizers)
+        what = f"{obj(eq.apex)} is an equalizer {target.name} declares"
+    if found:
+        return Verdict("proved", "declaration", witness=what)
+    return Verdict("unknown", "knuth-bendix",
+                   witness=f"{target.name} declares no such {law.kind.split('.')[0]}; a presentation "
+                           "has no other universal properties")
+
+
 FREE: Mapping[type, Discharge] = {
+    ProductUniversal: _declared_limit,
+    EqualizerUniversal: _declared_limit,
+    TerminalUniversal: _declared_limit,
     TriangleLeft: _triangle,
     TriangleRight: _triangle,
     MonadAssociativity: _monad,

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from catdsl.laws.law import FunctorLaw
-from catdsl.semantics.module import Pullback, Pushout
+from catdsl.semantics.module import Equalizer, Product, Pullback, Pushout
 
 
 @dataclass(frozen=True)
@@ -27,3 +27,32 @@ class PushoutUniversal(FunctorLaw):
     pushout: Pushout
     kind = "pushout.universal"
     template = "{functor}.pushout[{pushout.apex}].universal"
+
+
+@dataclass(frozen=True)
+class ProductUniversal(FunctorLaw):
+    """F(P) with F(p), F(q) is a product of F(A) and F(B): every pair of maps into them factors
+    uniquely (a pullback over the terminal object, where the target has one)."""
+
+    product: Product
+    kind = "product.universal"
+    template = "{functor}.product[{product.apex}].universal"
+
+
+@dataclass(frozen=True)
+class EqualizerUniversal(FunctorLaw):
+    """F(e) : F(E) -> F(A) is an equalizer of F(f), F(g): injective onto {a | F f a = F g a}
+    (its commuting square is the `F.equalizer[E].commutes` equation)."""
+
+    equalizer: Equalizer
+    kind = "equalizer.universal"
+    template = "{functor}.equalizer[{equalizer.apex}].universal"
+
+
+@dataclass(frozen=True)
+class TerminalUniversal(FunctorLaw):
+    """F(T) is terminal: exactly one map into it from every object."""
+
+    obj: str
+    kind = "terminal.universal"
+    template = "{functor}.terminal[{obj}]"

@@ -19,8 +19,9 @@ from catdsl.diagnostics import Diagnostic, DiagnosticError
 from catdsl.semantics import free
 from catdsl.semantics.free import Generator, Path
 from catdsl.semantics.module import (
-    Adjunction, Analysis, Cell, Declaration, Equation, Functor, Horizontal, Id2, Image, Module, Monad,
-    Presentation, Pullback, Pushout, Rule, Subject, Sweep, Term2, Transformation, Vertical,
+    Adjunction, Analysis, Cell, Declaration, Equalizer, Equation, Functor, Horizontal, Id2, Image, Module,
+    Monad, Presentation, Product, Pullback, Pushout, Rule, Subject, Sweep, Term2, Transformation,
+    Vertical,
 )
 from catdsl.semantics.interpret import FREE, Images, interpret, presented_images
 from catdsl.span import Span
@@ -330,10 +331,14 @@ class Elaborator:
         eqs: list[Equation] = []
         pbs: list[Pullback] = []
         pos: list[Pushout] = []
+        prods: list[Product] = []
+        eqzs: list[Equalizer] = []
+        terms: list[str] = []
         broken = self.broken.setdefault(decl.name.id, set())
         pres = lambda: Presentation(decl.name.id, tuple(objects), tuple(gens.values()),  # noqa: E731
                                     tuple(cells.values()), tuple(eqs), tuple(pbs), dict(names),
-                                    span=decl.span, pushouts=tuple(pos))
+                                    span=decl.span, pushouts=tuple(pos), products=tuple(prods),
+                                    equalizers=tuple(eqzs), terminals=tuple(terms))
         for item in decl.items:
             declared: list[str] = []
             try:
@@ -359,6 +364,30 @@ class Elaborator:
                         if not self.declare(names, n):
                             continue
                         eqs.append(self.equation(pres(), n, l, r, item.span))
+                    case A.TerminalDecl(name=n):
+                        if self.declare(names, n):
+                            objects.append(n.id)
+                            terms.append(n.id)
+                    case A.ProductDecl(apex=apex, left=left, right=right, a=ae, b=be):
+                        declared = [n.id for n in (apex, left, right) if self.declare(names, n)]
+                        if len(declared) < 3:
+                            raise _Failed()
+                        a, b = self.object_name(ae, objects, gens), self.object_name(be, objects, gens)
+                        objects.append(apex.id)
+                        gens[left.id] = Generator(left.id, apex.id, a)
+                        gens[right.id] = Generator(right.id, apex.id, b)
+                        prods.append(Product(apex.id, left.id, right.id, a, b, span=item.span))
+                    case A.EqualizerDecl(apex=apex, map=e, f=fe, g=ge):
+                        declared = [n.id for n in (apex, e) if self.declare(names, n)]
+                        if len(declared) < 2:
+                            raise _Failed()
+                        f, g = self.parallel_terms(pres(), fe, ge, "E206", f"the equalizer `{apex.id}`")
+                        objects.append(apex.id)
+                        gens[e.id] = Generator(e.id, apex.id, f.dom)
+                        ep = free.generator_path(gens[e.id])
+                        eqs.append(Equation(f"{apex.id}.commutes", free.compose(f, ep), free.compose(g, ep),
+                                            span=item.span, pullback=apex.id, construction="equalizer"))
+                        eqzs.append(Equalizer(apex.id, e.id, f, g, span=item.span))
                     case A.PullbackDecl(dual=True):
                         declared = [n.id for n in (item.apex, item.left, item.right)
                                     if self.declare(names, n)]

@@ -136,6 +136,29 @@ class Pushout:
 
 
 @dataclass(frozen=True)
+class Product:
+    """`product (P, p, q) of A, B`: P with projections p : P -> A and q : P -> B."""
+
+    apex: str
+    left: str
+    right: str
+    a: str
+    b: str
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class Equalizer:
+    """`equalizer (E, e) of f, g` for f, g : A -> B: e : E -> A with f . e = g . e."""
+
+    apex: str
+    map: str
+    f: Path
+    g: Path
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
 class Presentation:
     """A category presented by generators and relations (a computad when it has 2-cells)."""
 
@@ -148,6 +171,9 @@ class Presentation:
     spans: dict[str, Span] = field(default_factory=dict, compare=False, repr=False)
     span: Span = _span()
     pushouts: tuple[Pushout, ...] = ()
+    products: tuple[Product, ...] = ()
+    equalizers: tuple[Equalizer, ...] = ()
+    terminals: tuple[str, ...] = ()
 
     @cached_property
     def generator(self) -> dict[str, Generator]:

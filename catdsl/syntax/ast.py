@@ -208,7 +208,39 @@ class PullbackDecl:
     span: Span = _span()
 
 
-CategoryItem = ObjectsDecl | ArrowDecl | CellDecl | EquationDecl | PullbackDecl
+@dataclass(frozen=True)
+class ProductDecl:
+    """`product (P, p, q) of A, B`: P with projections p : P -> A and q : P -> B."""
+
+    apex: Name
+    left: Name
+    right: Name
+    a: Expr
+    b: Expr
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class EqualizerDecl:
+    """`equalizer (E, e) of f, g` for parallel f, g : A -> B: E with e : E -> A, f . e = g . e."""
+
+    apex: Name
+    map: Name
+    f: Expr
+    g: Expr
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class TerminalDecl:
+    """`terminal T`: an object with exactly one arrow into it from every object."""
+
+    name: Name
+    span: Span = _span()
+
+
+CategoryItem = (ObjectsDecl | ArrowDecl | CellDecl | EquationDecl | PullbackDecl | ProductDecl
+                | EqualizerDecl | TerminalDecl)
 
 # ---- statements ---------------------------------------------------------------------------------
 

@@ -24,7 +24,8 @@ from catdsl.syntax import ast as A
 # argument: `f(data = x)`, `check F with in = 1`). tests/test_parse.py keeps this in step
 # with the grammar.
 RESERVED_WORDS = frozenset({
-    "import", "param", "category", "objects", "object", "eq", "pullback", "pushout", "functor",
+    "import", "param", "category", "objects", "object", "eq", "pullback", "pushout", "product",
+    "equalizer", "terminal", "functor",
     "transformation", "adjunction", "monad", "data", "model", "sweep", "classes", "persistence",
     "transfer", "check", "in", "of", "by", "over", "with",
 })
@@ -190,6 +191,18 @@ class _Builder(Transformer):
 
     def pushout_decl(self, c):
         return self.pullback_decl(c, dual=True)
+
+    def product_decl(self, c):
+        kw, apex, left, right, a, b = c
+        return A.ProductDecl(self._name(apex), self._name(left), self._name(right), a, b, span=self._cover(kw, b))
+
+    def equalizer_decl(self, c):
+        kw, apex, e, f, g = c
+        return A.EqualizerDecl(self._name(apex), self._name(e), f, g, span=self._cover(kw, g))
+
+    def terminal_decl(self, c):
+        kw, name = c
+        return A.TerminalDecl(self._name(name), span=self._cover(kw, name))
 
     def functor(self, c):
         kw, name, src, _arrow, tgt, body = c
@@ -387,7 +400,8 @@ _CHILD = {
     A.BinOp: ("left", "right"), A.Neg: ("operand",), A.Range: ("start", "stop"),
     A.Lambda: ("body",), A.Keyword: ("value",), A.Call: ("func",),
     A.Mapping: ("source", "image"), A.ArrowDecl: ("dom", "cod"), A.CellDecl: ("source", "target"),
-    A.EquationDecl: ("lhs", "rhs"), A.PullbackDecl: ("f", "g"), A.DataDecl: ("value",),
+    A.EquationDecl: ("lhs", "rhs"), A.PullbackDecl: ("f", "g"), A.ProductDecl: ("a", "b"),
+    A.EqualizerDecl: ("f", "g"), A.DataDecl: ("value",),
     A.ModelDecl: ("value",), A.TransferDecl: ("value",), A.SweepDecl: ("base",),
     A.Binding: ("domain",), A.AnalysisDecl: ("subject", "method"),
     A.FunctorDecl: ("source", "target", "definition"),
@@ -502,7 +516,29 @@ def _syntax_diagnostic(e: UnexpectedInput, text: str, file: str) -> Diagnostic:
         hints = ("a bracket is not closed before the end of the line",)
     elif tok.type == "_NL" and "MAPSTO" in expected:
         hints = ("each item of a functor or transformation body is a mapping `X |-> value`",)
+    misspelt = _misspelt_keyword(text, tok)
+    if misspelt:
+        hints = (*hints, misspelt)
     return Diagnostic("E102", f"unexpected {shown}; expected {words}", span, hints=hints)
+
+
+def _misspelt_keyword(text: str, tok: Token) -> str:
+    """"`objets` is not a keyword; did you mean `objects`?" when the unexpected token, or the
+    word that starts its line, is a name spelled almost like a keyword; else ""."""
+    import difflib
+
+    keywords = sorted(t.pattern.value for t in _handle().lark.terminals
+                      if t.pattern.type == "str" and t.pattern.value.isalpha())
+    lines = text.split("\n")
+    before = lines[tok.line - 1][: tok.column - 1].split() if 0 < tok.line <= len(lines) else []
+    first = before if len(before) == 1 else []  # the token right after the line's first word
+    for word in ([str(tok)] if tok.type == "NAME" else []) + first:
+        if len(word) < 3 or word in keywords or not word.isalpha():
+            continue
+        close = difflib.get_close_matches(word.lower(), keywords, n=1, cutoff=0.75)
+        if close:
+            return f"`{word}` is not a keyword; did you mean `{close[0]}`?"
+    return ""
 
 
 def _acceptable(e: UnexpectedToken) -> set[str]:

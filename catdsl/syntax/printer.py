@@ -110,6 +110,12 @@ def item_text(item: A.CategoryItem) -> str:
         case A.PullbackDecl(apex=p, left=l, right=r, f=f, g=g, dual=dual):
             kw = "pushout" if dual else "pullback"
             return f"{kw} ({p.id}, {l.id}, {r.id}) of {expr(f)}, {expr(g)}"
+        case A.ProductDecl(apex=p, left=l, right=r, a=a, b=b):
+            return f"product ({p.id}, {l.id}, {r.id}) of {expr(a)}, {expr(b)}"
+        case A.EqualizerDecl(apex=p, map=e, f=f, g=g):
+            return f"equalizer ({p.id}, {e.id}) of {expr(f)}, {expr(g)}"
+        case A.TerminalDecl(name=n):
+            return f"terminal {n.id}"
     raise TypeError(f"not a category item: {item!r}")
 
 
