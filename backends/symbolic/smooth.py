@@ -26,7 +26,7 @@ from typing import Any
 
 import sympy
 
-from backends.symbolic.build import Env, to_sympy
+from backends.symbolic.build import Env, denominators, to_sympy
 from backends.symbolic.check import Check, close, search
 from backends.symbolic.notation import cat_text
 from backends.symbolic.decide import is_zero
@@ -67,6 +67,8 @@ class SmoothMap:
     cod: Euclidean
     body: tuple[sympy.Expr, ...]
     span: Span = field(default=NOWHERE, compare=False, repr=False)
+    # Expressions in the params the map divides by: it is defined only where they are ≠ 0.
+    divisors: tuple = field(default=(), compare=False, repr=False)
 
     def __str__(self) -> str:
         xs = coordinates(self.dom.dim)
@@ -103,8 +105,12 @@ class Smooth:
                  name: str | None = None) -> SmoothMap:
         """A lambda with dom.dim parameters and cod.dim components."""
         what = f"{name} : {dom} -> {cod}" if name else f"a map {dom} -> {cod}"
-        body = lambda_body(value, dom.dim, cod.dim, env, what)
-        return SmoothMap(dom, cod, body, value.span)
+        with denominators() as divisors:
+            body = lambda_body(value, dom.dim, cod.dim, env, what)
+        variables = set(coordinates(dom.dim))
+        # divisions by the params only: a division by a coordinate is the map's own domain
+        found = tuple(q for q in divisors if not (q.free_symbols & variables))
+        return SmoothMap(dom, cod, body, value.span, found)
 
     def identity(self, obj: Euclidean) -> SmoothMap:
         return SmoothMap(obj, obj, coordinates(obj.dim))
@@ -115,7 +121,8 @@ class Smooth:
             raise BackendError("E308", f"`g . f` does not compose: f lands in {f.cod} but g "
                                f"starts at {g.dom}", g.span if g.span is not NOWHERE else f.span)
         at = dict(zip(coordinates(g.dom.dim), f.body))
-        return SmoothMap(f.dom, g.cod, tuple(c.xreplace(at) for c in g.body), f.span)
+        divisors = tuple(dict.fromkeys((*f.divisors, *g.divisors)))
+        return SmoothMap(f.dom, g.cod, tuple(c.xreplace(at) for c in g.body), f.span, divisors)
 
     def equal(self, a: SmoothMap, b: SmoothMap, how: Check | None = None) -> Verdict:
         """Shown zero: proved; shown non-zero: refuted at a point; else `passed N`/`failed`."""
@@ -130,7 +137,7 @@ class Smooth:
         box = {v: BOX for v in (*variables, *params)}
         answers = [is_zero(x - y, box) for x, y in open_]
         if all(z.zero for z in answers):
-            return Verdict("proved", "sympy")
+            return _where_defined(tuple(dict.fromkeys((*a.divisors, *b.divisors))))
         names = {v: f"x{i + 1}" for i, v in enumerate(variables)}
         shown = next((z for z in answers if z.zero is False), None)
         if shown is not None:  # algebra showed a non-zero difference: never sampled away
@@ -246,3 +253,18 @@ def _agree_quickly(x: sympy.Expr, y: sympy.Expr) -> bool:
 
 
 __all__ = ["Smooth", "Euclidean", "SmoothMap", "coordinates", "lambda_body", "point_search"]
+
+
+def _where_defined(divisors: tuple) -> Verdict:
+    """Equal wherever both sides are defined: `proved`, or `conditional` on the params a side
+    divides by (`x |-> a / a * x` equals `x |-> x` only for a ≠ 0)."""
+    from backends.symbolic.decide import non_zero_conditions
+
+    if not divisors:
+        return Verdict("proved", "sympy")
+    symbols = sorted(set().union(*(q.free_symbols for q in divisors)), key=str)
+    found = non_zero_conditions(list(divisors), symbols)
+    parts = ([f"{x} ≠ {cat_text(v)}" for x, v in found] if found is not None
+             else [f"{cat_text(q)} ≠ 0" for q in divisors])
+    return Verdict("conditional", "sympy", "holds iff " + " and ".join(dict.fromkeys(parts))
+                   + " (where a side divides by zero it is undefined)")

@@ -261,3 +261,17 @@ def test_decide_module_examples_run():
 
     result = doctest.testmod(D)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_smooth_division_by_a_param_is_a_definedness_condition(tmp_path, capsys):
+    """`x |-> a / a * x` equals `x |-> x` only where it is defined, a ≠ 0 (issue 8, item 2)."""
+    import json
+
+    from catdsl.cli import main
+
+    path = tmp_path / "s.cat"
+    path.write_text("param a\ncategory C { objects A, B; f, g : A -> B; eq same : f = g }\n"
+                    "functor S : C -> Smooth { A |-> R^1; B |-> R^1; f |-> x |-> a / a * x; g |-> x |-> x }\n")
+    assert main(["check", "--format", "json", str(path)]) == 1
+    law = next(o for o in json.loads(capsys.readouterr().out)["obligations"] if o["name"] == "S.respects[same]")
+    assert law["verdict"] == "conditional" and "a ≠ 0" in law["witness"]
