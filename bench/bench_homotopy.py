@@ -121,6 +121,14 @@ def main() -> int:
         batched, loop = _batched_vs_loop(trained, 20 if args.quick else 100)
         print(f"barriers of {20 if args.quick else 100} pairs: batched {batched:.2f} s, one at a time {loop:.2f} s, "
               f"speed-up {loop / batched:.1f}x")
+        from summary import emit, row
+
+        emit("bench_homotopy", [
+            row(f"classes: adaptive vs exhaustive evaluations, N = {runs}",
+                f"{ad['evaluations']} vs {ex['evaluations']} (4·N·log₂N = {target:.0f}), same partition {same}",
+                ad["evaluations"] / ex["evaluations"], "≤ 4·N·log₂N evaluations", ad["evaluations"] <= target and same),
+            row(f"barriers batched vs one at a time, {20 if args.quick else 100} pairs",
+                f"{loop:.2f} s / {batched:.2f} s", loop / batched, "", None)])
         return 0 if same else 1
 
 

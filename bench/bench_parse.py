@@ -135,6 +135,10 @@ def main(argv: list[str] | None = None) -> int:
     ratio = seconds["parse + elaborate"] / base
     print(f"parse + elaborate / lark alone = {ratio:.2f}x (target <= 1.5x): "
           f"{'met' if ratio <= 1.5 else 'NOT met'}")
+    from summary import emit, row
+
+    emit("bench_parse", [row(f"parse + elaborate vs lark alone ({n_lines} lines)",
+                             f"{seconds['parse + elaborate']:.3f} s / {base:.3f} s", ratio, "≤ 1.5×", ratio <= 1.5)])
     return 0
 
 

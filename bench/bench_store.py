@@ -102,6 +102,12 @@ def rerun(repeat: int) -> None:
         floor = min(floor, time.perf_counter() - t0)
     print(f"  start-up floor (python importing torch, scikit-learn, rich): {floor:6.2f} s = "
           f"{floor / warm_wall:.0%} of the cache hit")
+    from summary import emit, row
+
+    emit("bench_store", [row("catdsl run training.cat: cache hit vs cold (executor time)",
+                             f"{warm_exec:.3f} s / {cold_exec:.3f} s", warm_exec / cold_exec, "", None),
+                         row("catdsl run training.cat: cache hit vs cold (whole process)",
+                             f"{warm_wall:.2f} s / {cold_wall:.2f} s", warm_wall / cold_wall, "", None)])
 
 
 def main() -> None:

@@ -19,6 +19,8 @@ included). `agree` counts obligations on which both engines say the same (holds 
 from __future__ import annotations
 
 import argparse
+
+from summary import emit, row
 import random
 import sys
 import time
@@ -193,6 +195,7 @@ def main() -> None:
           f"tol {how.tol}")
     print(f"{'family':<15}{'exact obl/s':>13}{'property obl/s':>16}{'exact/property':>16}"
           f"{'hold':>7}{'agree':>8}")
+    rows = []
     for name in args.only.split(","):
         rng = random.Random(args.seed)
         obligations = FAMILIES[name](rng, count, how)
@@ -205,6 +208,9 @@ def main() -> None:
         agree = sum(x == y for x, y in zip(exact, prop))
         print(f"{name:<15}{rate_e:>13.0f}{rate_p:>16.0f}{rate_e / rate_p:>15.1f}x"
               f"{sum(exact):>7}{agree:>8}", flush=True)
+        rows.append(row(f"obligations/s, {name}: exact vs property engine",
+                        f"{rate_e:.0f} vs {rate_p:.0f} obl/s, agree {agree}/{count}", rate_e / rate_p))
+    emit("bench_symbolic", rows)
 
 
 if __name__ == "__main__":

@@ -59,9 +59,15 @@ def main() -> None:
     (pa, ps, pt, _), (fa, fs, ft, _) = measured["pullback"], measured["fine_tune"]
     print(f"pullback / fine-tuning: accuracy {pa / fa:.1%} (paper 97.8%), wall time {ps / fs:.2f}x "
           f"(paper 0.25x), trainable parameters {pt / ft:.1%} (paper 0.5%)")
+    from summary import emit, row
+
+    emit("bench_transfer", [row("pullback vs fine-tuning: wall time", f"{ps:.2f} s / {fs:.2f} s (paper 0.25×)", ps / fs,
+                                "", None),
+                            row("pullback vs fine-tuning: accuracy", f"{pa:.4f} / {fa:.4f} (paper 97.8%)", pa / fa,
+                                "", None)])
 
 
 if __name__ == "__main__":
     start = time.perf_counter()
     main()
-    print(f"({time.perf_counter() - start:.1f} s)")
+    print(f"({time.perf_counter() - start:.1f} s)", file=sys.stderr)

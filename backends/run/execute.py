@@ -121,10 +121,11 @@ class LocalExecutor:
         done = {j.key for j in jobs} - {j.key for j in todo}
         bar = None
         if progress:
+            from rich.console import Console
             from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
             bar = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                           TimeElapsedColumn(), transient=False)
+                           TimeElapsedColumn(), transient=False, console=Console(stderr=True))  # stdout: results only
             bar.start()
             overall = bar.add_task("jobs", total=len(todo))
         try:
@@ -134,7 +135,11 @@ class LocalExecutor:
                 kind = job_kind(batch[0].kind)
                 title = batch[0].label if len(batch) == 1 else \
                     f"  {batch[0].origin[0] if batch[0].origin else 'ensemble'}: {len(batch)} runs as one ensemble"
-                task = bar.add_task(f"  {title}" if len(batch) == 1 else title, total=len(batch)) if bar else None
+                shown = f"  {title}" if len(batch) == 1 else title
+                task = bar.add_task(shown, total=len(batch)) if bar else None
+                # a job body may report its own progress (epochs) beside its title: ctx.memo["progress"]
+                self.context.memo["progress"] = (lambda text, t=task, shown=shown: bar.update(
+                    t, description=f"{shown}  {text}")) if bar else None
                 fresh: list[Job] = []
                 try:
                     with store.lock([j.key for j in batch], waiting=lambda key: self._waiting(plan, key)):
@@ -142,7 +147,7 @@ class LocalExecutor:
                         if fresh:
                             threads = threads_for(kind.work(fresh, self.context)) if kind.work else None
                             with torch_threads(threads) if threads else nullcontext():
-                                kind.run(fresh, self.context)
+                                kind.execute(fresh, self.context)
                 finally:
                     finished = [j for j in batch if store.has(j.key)]
                     for j in finished:

@@ -1,11 +1,22 @@
 """The registry of job kinds: what a plan's jobs are, for the executors that run them.
 
 A kind is a small frozen value: its name (hashed into every job key of the kind), the body
-that makes and stores its jobs' results, and optionally a batching key (ready jobs with equal
-keys run as one call of the body, e.g. sweep members trained as one ensemble) and a work
-estimate (multiply-adds per step, from which the executor picks a thread count). A backend
-registers its kinds; executors look them up by the name each job carries, so a new kind plugs
-in without touching a scheduler.
+that makes its jobs' results, and optionally a batching key (ready jobs with equal keys run as
+one call of the body, e.g. sweep members trained as one ensemble) and a work estimate
+(multiply-adds per step, from which the executor picks a thread count). A backend registers its
+kinds; executors look them up by the name each job carries, so a new kind plugs in without
+touching a scheduler.
+
+The body comes in one of two forms, the seam between computing and storing:
+
+- `compute(jobs, ctx) -> list[JobResult]` makes the results and *returns* them; it only reads
+  the store (its dependencies' results). The executor stores them (`store_results`): in this
+  process for `local`, in the driver for `process` and `ray`, whose workers run `compute` on a
+  read-only store. `compute` must be a module-level function (a worker imports it by name).
+  A body that fails after finishing some jobs (one diverged member of an ensemble) raises an
+  exception whose `partial` attribute lists the results made; the executor stores those first.
+- `run(jobs, ctx) -> None` makes the results and writes them to `ctx.store` itself: the older
+  form, still accepted; such a kind runs in the driver whatever the executor.
 """
 
 from __future__ import annotations
@@ -29,18 +40,61 @@ class JobContext:
     memo: dict[Any, Any] = field(default_factory=dict)
 
 
+@dataclass
+class JobResult:
+    """What a job made, as `Store.put` records it: the executor's driver writes it to the store."""
+
+    key: str
+    kind: str
+    spec: dict[str, Any]  # as recorded: the job's spec with its label
+    tensors: dict[str, Any] | None
+    metrics: dict[str, Any]
+    digest: str | None = None
+    seconds: float | None = None
+
+    @classmethod
+    def of(cls, job: "Job", tensors, metrics: dict, digest: str | None = None,
+           seconds: float | None = None) -> "JobResult":
+        return cls(job.key, job.kind, {"label": job.label, **job.spec}, tensors or None, metrics, digest, seconds)
+
+
+def store_results(store: "Store", results: Sequence[JobResult]) -> None:
+    """Write `results` to `store` (the driver's half of the seam)."""
+    for r in results:
+        store.put(r.key, r.kind, r.spec, r.tensors, r.metrics, r.digest, seconds=r.seconds)
+
+
 @dataclass(frozen=True)
 class JobKind:
     name: str
     # make the results of these jobs (all of this kind, all dependencies finished) and store each
-    # under its key; a job that is not stored counts as not done
-    run: Callable[[Sequence["Job"], JobContext], None]
+    # under its key; a job that is not stored counts as not done. None when `compute` is given.
+    run: Callable[[Sequence["Job"], JobContext], None] | None = None
     # None: every job runs alone; else jobs ready together whose keys are equal (not None) run
     # as one call of `run`, and a job whose key is None runs alone
     batch_key: Callable[["Job", JobContext], Hashable | None] | None = None
     # multiply-adds per step of running these jobs together, from which the executor sets torch's
     # thread count (None: the kind does not use torch threads; they are left as they are)
     work: Callable[[Sequence["Job"], JobContext], float] | None = None
+    # make the results of these jobs and return them, reading the store only (see above); a
+    # kind with `compute` runs on any executor's workers, one with `run` only in the driver
+    compute: Callable[[Sequence["Job"], JobContext], list[JobResult]] | None = None
+
+    def __post_init__(self) -> None:
+        if (self.run is None) == (self.compute is None):
+            raise TypeError(f"job kind {self.name!r}: give exactly one of run (stores its results) and "
+                            "compute (returns them)")
+
+    def execute(self, jobs: Sequence["Job"], ctx: JobContext) -> None:
+        """Run `jobs` here and store their results: `compute` then `store_results`, or `run`."""
+        if self.run is not None:
+            return self.run(jobs, ctx)
+        try:
+            made = self.compute(jobs, ctx)
+        except Exception as e:
+            store_results(ctx.store, getattr(e, "partial", None) or ())
+            raise
+        store_results(ctx.store, made)
 
 
 JOB_KINDS: dict[str, JobKind] = {}

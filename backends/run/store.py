@@ -21,7 +21,9 @@ answers False, so the executor recomputes the job; `tensors` raises `StoreError`
 SQLite cannot read is a `StoreError` too: a diagnostic (E902) naming the file and what to do.
 
 Several processes may open one store at once (SQLite WAL, busy timeout, `BEGIN IMMEDIATE`
-for writes); `lock(keys)` makes two of them compute a job once, not twice. A `Store` object
+for writes); `lock(keys)` makes two of them compute a job once, not twice. An executor's workers
+open it with `Store.open_readonly`: they read their jobs' dependencies and never write (their
+driver stores what they return), and a write through such a store is an error. A `Store` object
 belongs to one thread. torch is imported only by the methods that touch tensors, so
 `catdsl runs` lists a store without it.
 """
@@ -302,6 +304,7 @@ class Store:
         self.warnings: list[str] = []
         # key -> (size, mtime, inode, sha256) of a tensor file whose sha256 was checked
         self._verified: dict[str, tuple[int, int, int, str | None]] = {}
+        self.readonly = False
 
     # -- opening ------------------------------------------------------------------------------
 
@@ -350,6 +353,25 @@ class Store:
         return store
 
     @classmethod
+    def open_readonly(cls, path: str | os.PathLike[str]) -> Store:
+        """Open the existing store in `path` for reading only (an executor's worker): nothing is
+        created, moved or removed, and `put` and the other writes raise StoreError."""
+        root = Path(path)
+        db_path = root / DATABASE
+        if not db_path.is_file():
+            raise StoreError(db_path, f"the run store `{root}` does not exist",
+                             "the driver opens (and creates) the store before its workers read it")
+        try:
+            db = sqlite3.connect(f"{db_path.resolve().as_uri()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_S,
+                                 isolation_level=None)
+            db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+        except sqlite3.DatabaseError as e:
+            raise _unreadable(root, e) from None
+        store = cls(root, db)
+        store.readonly = True
+        return store
+
+    @classmethod
     def beside(cls, cat_file: str | os.PathLike[str]) -> Store:
         """Open the default store of a `.cat` file: `.catdsl/` in the same directory."""
         return cls.open(Path(cat_file).resolve().parent / DEFAULT_DIR)
@@ -388,6 +410,7 @@ class Store:
         (`loss`, `accuracy`, … as numbers). Putting a key again replaces the job.
         """
         _valid(key)
+        self._writable()
         _check_json(spec, "spec")
         spec_text = json.dumps(dict(spec), ensure_ascii=False, allow_nan=False)  # keeps order
         metrics_text = json.dumps(dict(metrics), sort_keys=True)
@@ -547,8 +570,14 @@ class Store:
 
     # -- internals ----------------------------------------------------------------------------
 
+    def _writable(self) -> None:
+        if self.readonly:
+            raise StoreError(self.root / DATABASE, f"the run store `{self.root}` was opened read-only (a worker's)",
+                             "a job body returns its results; the executor's driver stores them")
+
     @contextmanager
     def _write(self) -> Iterator[None]:
+        self._writable()
         # IMMEDIATE takes the write lock up front: no deadlock upgrading a read lock.
         self._db.execute("BEGIN IMMEDIATE")
         try:
@@ -595,6 +624,8 @@ class Store:
     def _set_aside(self, key: str, kind: str, spec: str, path: Path, problem: str) -> None:
         aside = path.with_name(path.name + DAMAGED_SUFFIX)
         try:
+            if self.readonly:  # a worker's store moves nothing; the driver's `has` will
+                raise OSError
             os.replace(path, aside)
             where = f"moved to `{aside}`"
         except OSError:

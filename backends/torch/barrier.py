@@ -27,7 +27,7 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Sequence
 
-from backends.run.jobs import JobContext, JobKind
+from backends.run.jobs import JobContext, JobKind, JobResult, store_results
 from backends.run.plan import CODE_VERSION, Job
 from backends.torch.results import Results
 
@@ -253,9 +253,14 @@ def _batch_key(job: Job, ctx: JobContext):
 
 def run_barriers(jobs: Sequence[Job], ctx: JobContext) -> None:
     """Evaluate and store each job's path: batched when the model and path allow it."""
+    store_results(ctx.store, compute_barriers(jobs, ctx))
+
+
+def compute_barriers(jobs: Sequence[Job], ctx: JobContext) -> list[JobResult]:
+    """Evaluate each job's path (batched when the model and path allow it); return the results."""
     results = Results(ctx)
     if not jobs:
-        return
+        return []
     model, data = results.model_and_data(jobs[0].spec)
     spec = PathSpec(**jobs[0].spec["path"])
     start = time.perf_counter()
@@ -274,15 +279,16 @@ def run_barriers(jobs: Sequence[Job], ctx: JobContext) -> None:
             made.append(path_values(m, d, results.state(job.spec["a"]), results.state(job.spec["b"]),
                                     PathSpec(**job.spec["path"]), job.spec["loss"]))
     seconds = (time.perf_counter() - start) / len(jobs)
+    out = []
     for job, (values, tensors) in zip(jobs, made):
         worst = max(range(len(values)), key=values.__getitem__)
         metrics = {"barrier": height(values), "values": values, "worst_t": worst / (len(values) - 1)}
-        ctx.store.put(job.key, job.kind, {"label": job.label, **job.spec}, tensors or None, metrics, None,
-                      seconds=seconds)
+        out.append(JobResult.of(job, tensors or None, metrics, None, seconds))
+    return out
 
 
 def _work(jobs: Sequence[Job], ctx: JobContext) -> float:
     return 0.0  # small MLP forward passes: one torch thread (backends/run/execute.py)
 
 
-BARRIER = JobKind("barrier", run_barriers, batch_key=_batch_key, work=_work)
+BARRIER = JobKind("barrier", batch_key=_batch_key, work=_work, compute=compute_barriers)

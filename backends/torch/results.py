@@ -1,8 +1,8 @@
 """The values the torch job kinds make, read back from the run store: training states, the
 checkpoints along a segment, feature paths; and the data and probe sets they are made on.
 
-Whatever executor ran the jobs, their results are in its store; what was read or made in this
-process is kept in the executor's `context.memo` (under "torch"), so a state just trained is not
+Whatever executor ran the jobs, their results are in its store (a job body only reads it: the
+executor stores what the body returns); what was read or made in this process is kept in the executor's `context.memo` (under "torch"), so a state just trained is not
 read back from disk. Torch is imported only when a value is read.
 """
 
@@ -21,6 +21,10 @@ class TrainingDiverged(Exception):
     def __init__(self, job: Job, step: int, loss: float):
         super().__init__(f"{job.label} diverged at step {step} (loss {loss})")
         self.job, self.step, self.loss = job, step, loss
+        self.partial: list = []  # the results of the jobs of its batch that finished (stored first)
+
+    def __reduce__(self):  # sent back from an executor's worker process
+        return (TrainingDiverged, (self.job, self.step, self.loss), {"partial": self.partial})
 
 
 class Results:

@@ -19,12 +19,13 @@ def store_dir(module, given: str | None) -> Path:
 
 
 class Session:
-    def __init__(self, module, given: str | None, executor: str = "local", device: str = "cpu"):
+    def __init__(self, module, given: str | None, executor: str = "local", device: str = "cpu",
+                 workers: int | None = None, address: str | None = None):
         where = store_dir(module, given)
         self.program = read_program(module, cache_dir=where / "data")
         self.plan = compile_program(self.program)
         self.store = Store.open(where)
-        self.executor = make_executor(executor, store=self.store, device=device)
+        self.executor = make_executor(executor, store=self.store, device=device, workers=workers, address=address)
         self.results = Results(self.executor.context)
 
     @classmethod

@@ -71,8 +71,8 @@ def test_a_job_of_an_unregistered_kind_is_a_clear_error(tmp_path):
 
 def test_an_unknown_executor_is_a_clear_error(tmp_path):
     with Store.open(tmp_path) as store:
-        with pytest.raises(UnknownExecutor, match="unknown executor 'ray'; known: local"):
-            make_executor("ray", store=store)
+        with pytest.raises(UnknownExecutor, match="unknown executor 'spark'; known: local, process, ray"):
+            make_executor("spark", store=store)
         with pytest.raises(ValueError, match="workers"):
             make_executor("local", store=store, workers=4)
 

@@ -25,6 +25,6 @@ def test_the_executor_flag_picks_the_executor(tmp_path, capsys):
     path.write_text(PROGRAM)
     assert main(["run", "--store", store, "--executor", "local", str(path)]) == 0
     assert "2 job(s) ran, 0 reused" in capsys.readouterr().out
-    assert main(["run", "--store", store, "--executor", "ray", str(path)]) == 2
+    assert main(["run", "--store", store, "--executor", "spark", str(path)]) == 2
     out, err = capsys.readouterr()
-    assert "unknown executor 'ray'; known: local" in err and "internal error" not in err and out == ""
+    assert "unknown executor 'spark'; known: local, process, ray" in err and "internal error" not in err and out == ""

@@ -1,0 +1,115 @@
+"""`--executor ray [--address auto | HOST:PORT]`: a plan's jobs as Ray tasks (extra `catdsl[ray]`).
+
+The scheduling, the batches, the retries and the storing are `backends.run.pool.WorkerExecutor`'s:
+the driver alone writes the store; each task runs one batch's `compute` body
+(`backends.run.pool.work`) against the store opened read-only and returns its results. So the
+store must be readable at the same path on every node that runs tasks (a shared file system);
+on one machine it always is.
+
+Without an address, Ray starts on this machine with `--workers` CPUs (default: every CPU this
+process may use); `--address auto` joins the cluster this machine belongs to (`ray start
+--head` / `ray start --address HEAD:6379` ran before), `--address HOST:PORT` a given head. A task
+asks for one CPU, and one GPU when the run's device is CUDA. Ray retries a task whose worker
+died (`max_retries`); the executor sends a batch again itself when Ray reports it lost anyway.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+from backends.run.execute import available_cpus
+from backends.run.jobs import JobContext
+from backends.run.pool import RETRIES, WorkerExecutor, work
+from backends.run.store import Store
+
+INSTALL = 'pip install "catdsl[ray]"'
+
+
+class RayMissing(ImportError):
+    pass
+
+
+def import_ray():
+    try:
+        import ray
+    except ImportError as e:
+        raise RayMissing(f"--executor ray needs Ray, which is not installed here ({e}); install it with: "
+                         f"{INSTALL}") from None
+    return ray
+
+
+def _task(ref, jobs, root, device, sys_path):
+    import torch
+
+    torch.set_num_threads(1)
+    return work(ref, jobs, root, device, sys_path)
+
+
+@dataclass
+class RayExecutor(WorkerExecutor):
+    address: str | None = None
+    _remote: Any = field(default=None, repr=False)
+    _started: bool = False
+
+    def _ensure(self):
+        ray = import_ray()
+        if self._remote is None:
+            if not ray.is_initialized():
+                options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False,
+                                           "configure_logging": False}
+                if self.address is None:
+                    options["num_cpus"] = self.workers or available_cpus()
+                    if self.context.device.startswith("cuda"):
+                        import torch
+
+                        options["num_gpus"] = torch.cuda.device_count()
+                ray.init(address=self.address, **options)
+                self._started = True
+            gpus = 1 if self.context.device.startswith("cuda") else 0
+            self._remote = ray.remote(_task).options(num_cpus=1, num_gpus=gpus, max_retries=RETRIES,
+                                                     retry_exceptions=False)
+        return ray
+
+    def _prepare(self) -> None:
+        ray = self._ensure()
+        if self.workers is None:  # a cluster: as many batches at once as it has CPUs
+            self.workers = max(1, int(ray.cluster_resources().get("CPU", 1)))
+
+    def _submit(self, ref, jobs):
+        self._ensure()
+        return self._remote.remote(ref, jobs, str(self.context.store.root.resolve()), self.context.device,
+                                   list(sys.path))
+
+    def _wait(self, handles):
+        ray = self._ensure()
+        finished, _ = ray.wait(handles, num_returns=1)
+        out = []
+        for ref in finished:
+            try:
+                out.append((ref, "ok", ray.get(ref)))
+            except ray.exceptions.RayTaskError as e:  # the job body raised: its own exception
+                cause = getattr(e, "cause", None)
+                out.append((ref, "error", cause if isinstance(cause, BaseException) else e))
+            except (ray.exceptions.WorkerCrashedError, ray.exceptions.NodeDiedError,
+                    ray.exceptions.ObjectLostError, ray.exceptions.TaskUnschedulableError) as e:
+                out.append((ref, "lost", type(e).__name__))
+        return out
+
+    def close(self) -> None:
+        if self._started:
+            import ray
+
+            ray.shutdown()
+            self._started = False
+        self._remote = None
+
+
+def make_ray_executor(store: Store, device: str, workers: int | None, address: str | None = None) -> RayExecutor:
+    import_ray()  # a clear error before any work when Ray is missing
+    if workers is not None and workers < 1:
+        raise ValueError(f"--workers {workers}: give at least one worker")
+    if workers is None and address is None:
+        workers = available_cpus()  # a local Ray of this machine's CPUs
+    return RayExecutor(JobContext(store, device), workers, address=address)
