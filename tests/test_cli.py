@@ -110,16 +110,19 @@ def test_json_report_schema(catdsl) -> None:
     assert summary["refuted"] == 1
 
 
-def test_json_reports_of_several_files_form_a_list(catdsl) -> None:
+def test_json_reports_of_several_files_form_one_document(catdsl) -> None:
     _, out, _ = catdsl("check", "--format", "json", HOLDS, REFUTED)
-    reports = json.loads(out)
-    assert [r["file"] for r in reports] == [HOLDS, REFUTED]
+    document = json.loads(out)
+    assert [r["file"] for r in document["files"]] == [HOLDS, REFUTED]
+    assert document["summary"]["files"] == 2 and document["summary"]["holds"] is False
 
 
 def test_json_diagnostics_schema(catdsl) -> None:
     code, out, err = catdsl("check", "--format", "json", f"{GOLDEN}/ill-many-errors.cat")
     assert code == 2
-    diagnostics = json.loads(out)
+    document = json.loads(out)
+    assert set(document) == {"file", "diagnostics"}
+    diagnostics = document["diagnostics"]
     assert len(diagnostics) == 5  # every error of the file, not just the first
     for d in diagnostics:
         assert set(d) == {"file", "line", "column", "end_line", "end_column", "severity", "code",

@@ -4,7 +4,9 @@ Every input must end in success or in diagnostics with registered codes (exit 2)
 uncaught exception, never exit 3. Laws are not discharged (`--only` names no obligation),
 so this exercises reading, parsing, elaboration and the backends' static validation.
 
-The default run feeds about 2,000 inputs; `pytest -m slow tests/test_fuzz.py` feeds 10,000.
+The default run feeds about 2,000 inputs; `make fuzz` (`pytest -m slow tests/test_fuzz.py`)
+feeds 10,000, does not stop at the first failure, counts an input that takes over 20 s as a hang,
+and writes every failing input to `.fuzz/failures.txt` (`CATDSL_FUZZ_OUT` elsewhere).
 """
 
 from __future__ import annotations
@@ -12,7 +14,10 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 import re
+import signal
+import time
 from pathlib import Path
 
 import pytest
@@ -170,11 +175,52 @@ generated_texts = source_files(depth=2, max_statements=4).map(to_text)
 # ---- the property --------------------------------------------------------------------------------
 
 
+HANG_SECONDS = 20  # an input that takes longer is a hang (issue 12: 0 hangs over 20 s)
+
+
+class Hang(BaseException):
+    """Raised by the alarm when one input runs past HANG_SECONDS (a BaseException, so that the
+    CLI's handler of internal errors does not turn it into exit 3)."""
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: float):
+    def expire(signum, frame):
+        raise Hang()
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 class FrontEnd:
-    """Runs `catdsl check` in process on one file (rewritten for every input)."""
+    """Runs `catdsl check` in process on one file (rewritten for every input). With `failures`
+    (the slow run), a failing or hanging input is recorded there instead of ending the run."""
 
     def __init__(self, directory: Path):
         self.path = directory / "fuzz.cat"
+        self.failures: list[tuple[str, str, str]] | None = None  # (what, input, detail)
+        self.inputs = 0
+
+    def record(self, text: str) -> None:
+        """Check `text`, recording an internal error or a hang instead of raising."""
+        self.inputs += 1
+        start = time.perf_counter()
+        try:
+            with _time_limit(HANG_SECONDS):
+                self.check(text)
+        except Hang:
+            self.failures.append(("hang", text, f"over {HANG_SECONDS} s"))
+        except AssertionError as e:
+            self.failures.append(("internal error", text, str(e)[:2000]))
+        else:
+            took = time.perf_counter() - start
+            if took > HANG_SECONDS:  # not interrupted (a C call, say), but still too slow
+                self.failures.append(("hang", text, f"{took:.1f} s"))
 
     def check(self, text: str) -> None:
         self.path.write_text(text, encoding="utf-8")
@@ -185,7 +231,7 @@ class FrontEnd:
         assert code in (0, 2), (code, text)
         assert "Traceback" not in err.getvalue()
         if code == 2:
-            diagnostics = json.loads(out.getvalue())
+            diagnostics = json.loads(out.getvalue())["diagnostics"]  # one document, never two
             assert diagnostics, text
             for d in diagnostics:
                 assert d["code"] in CODES, (d, text)
@@ -228,7 +274,10 @@ def _fuzz(front_end: FrontEnd, strategy, examples: int, derandomize: bool) -> No
               suppress_health_check=list(HealthCheck))
     @given(strategy)
     def run(text):
-        front_end.check(text)
+        if front_end.failures is None:
+            front_end.check(text)
+        else:
+            front_end.record(text)
 
     run()
 
@@ -250,9 +299,28 @@ def test_front_end_never_fails_internally(front_end, kind):
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", list(SLOW))
 def test_front_end_never_fails_internally_slow(front_end, kind, request):
+    """`make fuzz`: every input of the kind is tried; the failures are counted, written out and
+    reported together, so one run gives the whole list rather than the first of it."""
     if "slow" not in (request.config.getoption("markexpr") or ""):
         pytest.skip("10,000 inputs: select with `-m slow`")
-    _fuzz(front_end, STRATEGIES[kind], SLOW[kind], derandomize=False)
+    front_end.failures, front_end.inputs = [], 0
+    start = time.perf_counter()
+    try:
+        _fuzz(front_end, STRATEGIES[kind], SLOW[kind], derandomize=False)
+    finally:
+        failures, front_end.failures = front_end.failures, None
+    internal = sum(1 for what, _, _ in failures if what == "internal error")
+    hangs = len(failures) - internal
+    line = (f"fuzz {kind}: {front_end.inputs} inputs in {time.perf_counter() - start:.0f} s, "
+            f"{internal} internal errors, {hangs} hangs over {HANG_SECONDS} s")
+    print(line)
+    if failures:
+        out = Path(os.environ.get("CATDSL_FUZZ_OUT", ROOT / ".fuzz" / "failures.txt"))
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with out.open("a", encoding="utf-8") as f:
+            for what, text, detail in failures:
+                f.write(f"==== {kind}: {what}\n{text!r}\n{detail}\n\n")
+    assert not failures, f"{line}; the inputs are in .fuzz/failures.txt. First: {failures[0][1]!r}"
 
 
 def test_every_seed_is_accepted_or_diagnosed(front_end):

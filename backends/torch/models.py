@@ -35,10 +35,11 @@ class ShapeError(Exception):
 class LayerError(Exception):
     """A layer named or called wrongly (unknown name, wrong arguments, invalid value)."""
 
-    def __init__(self, message: str, hint: str | None = None):
+    def __init__(self, message: str, hint: str | None = None, keyword: str | None = None):
         super().__init__(message)
         self.message = message
         self.hint = hint
+        self.keyword = keyword  # the keyword argument at fault, when one is
 
 
 class _Mismatch(Exception):
@@ -425,20 +426,36 @@ _ALIASES = {
 
 
 def make_layer(name: str, *args: Any, **kwargs: Any) -> Layer:
-    """Build the layer `name` from positional/keyword arguments, with errors a user can act on."""
+    """Build the layer `name` from positional/keyword arguments, with errors a user can act on:
+    an unknown layer or keyword names the one meant when the spelling (or case) says so."""
     cls = LAYERS.get(name)
     if cls is None:
-        close = difflib.get_close_matches(name, LAYERS, n=1)
-        hint = f"did you mean {close[0]}?" if close else f"known layers: {', '.join(LAYERS)}"
+        close = _closest(name, LAYERS)
+        hint = f"did you mean {close}?" if close else f"known layers: {', '.join(LAYERS)}"
         raise LayerError(f"unknown layer {name!r}", hint)
     aliases = _ALIASES.get(name, {})
     kwargs = {aliases.get(k, k): v for k, v in kwargs.items()}
     signature = inspect.signature(cls)
+    unknown = [k for k in kwargs if k not in signature.parameters]
+    if unknown:
+        close = _closest(unknown[0], [*signature.parameters, *aliases])
+        raise LayerError(f"{name}: unexpected keyword argument `{unknown[0]}`",
+                         (f"did you mean `{close}`? " if close else "") + f"usage: {name}{_usage(signature)}",
+                         keyword=unknown[0])
     try:
         signature.bind(*args, **kwargs)
     except TypeError as e:
         raise LayerError(f"{name}: {e}", f"usage: {name}{_usage(signature)}") from None
     return cls(*args, **kwargs)
+
+
+def _closest(word: str, known) -> str | None:
+    """The known name `word` most likely misspells (case aside), or None."""
+    lower = {k.lower(): k for k in known}
+    if word.lower() in lower:
+        return lower[word.lower()]
+    close = difflib.get_close_matches(word.lower(), list(lower), n=1)
+    return lower[close[0]] if close else None
 
 
 def _usage(signature: inspect.Signature) -> str:

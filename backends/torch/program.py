@@ -62,6 +62,8 @@ class ParamTarget:
     loss: str
     parameters: int = 0  # trainable scalars of the model on this data's input shape
     input_shape: tuple[int, ...] = ()
+    fisher: str | None = None  # `fisher = true | empirical`: the Fisher–Rao length of every trajectory
+    level: float | None = None  # `level = τ`: the loss level of the functor's 2-cells (low_loss)
 
 
 @dataclass(frozen=True)
@@ -144,7 +146,10 @@ def literal(e: A.Expr, what: str) -> Any:
     """A number, string, bool or bare name (read as a string) from a value expression."""
     match e:
         case A.Number(text=t):
-            return float(t) if any(c in t for c in ".eE") else int(t)
+            try:
+                return float(t) if any(c in t for c in ".eE") else int(t)
+            except ValueError:  # over Python's 4,300 digits of int(): no value a program could use
+                raise _Problem("E404", f"{what}: a number of {len(t):,} digits is too large", e.span) from None
         case A.Neg(operand=A.Number() as n):
             return -literal(n, what)
         case A.String(value=v):
@@ -184,35 +189,52 @@ def read_program(module: Module, limits: Limits | None = None,
 
 
 def _facts(module: Module, spec, cache_dir):
-    """The DataFacts of a data spec, once per module; raises DataError."""
-    from backends.torch.data import data_facts
+    """The DataFacts of a data spec, once per module; raises DataError (also for an option of a
+    value a loader cannot use, `seed = "."`: found by `make fuzz`, once an internal error)."""
+    from backends.torch.data import DataError, data_facts
 
     key = ("torch-data-facts", spec.to_json())
     if key not in module.memo:
-        module.memo[key] = data_facts(spec, cache_dir)
+        try:
+            module.memo[key] = data_facts(spec, cache_dir)
+        except (ValueError, TypeError) as e:
+            raise DataError(f"the data set cannot be read with these options: {e}",
+                            "options are numbers: e.g. `dataset(\"digits\", test = 0.25, seed = 0)`") from None
     return module.memo[key]
 
 
 def _read_program(module: Module, limits: Limits, cache_dir) -> Program:
+    """Every problem of the learning declarations at once: each declaration is read on its own,
+    and one that has problems is remembered as invalid, so what refers to it says nothing more."""
     problems: list[Diagnostic] = []
     data: dict[str, Any] = {}
     models: dict[str, Any] = {}
-    data_spans: dict[str, Span] = {}
+    invalid: set[str] = set()  # data and models declared with problems: no "not declared" after
+    layer_spans: dict[str, tuple[Span, ...]] = {}  # model -> the span of each top-level layer
     for decl in module.declarations:
         try:
             if decl.kind == "data":
                 data[decl.name] = _data_spec(decl.statement.value)
-                data_spans[decl.name] = decl.span
             elif decl.kind == "model":
-                models[decl.name] = _model_spec(decl.statement.value)
+                found: list[Diagnostic] = []
+                spans: list[Span] = []
+                spec = _model_spec(decl.statement.value, found, spans)
+                if found:
+                    problems.extend(found)
+                    invalid.add(decl.name)
+                else:
+                    models[decl.name] = spec
+                    layer_spans[decl.name] = tuple(spans)
         except _Problem as p:
             problems.append(p.diagnostic)
+            invalid.add(decl.name)
     functors: dict[str, LearningFunctor] = {}
     broken: set[str] = set()  # functors into Param with problems: no follow-up errors about them
     for F in module.functors.values():
         if isinstance(F.target, SemanticRef) and F.target.name == "Param":
             try:
-                functors[F.name] = _learning_functor(module, F, data, models, limits, cache_dir)
+                functors[F.name] = _learning_functor(module, F, data, models, limits, cache_dir,
+                                                     invalid, layer_spans)
             except _Problem as p:
                 problems.append(p.diagnostic)
                 broken.add(F.name)
@@ -267,23 +289,52 @@ def _schedule(e: A.Expr):
         raise _Problem("E404", f"schedule `{text_of(e)}`: {err}", e.span) from None
 
 
-def _known_keywords(name: str, call: A.Expr) -> None:
-    """An optimizer keyword its registry entry does not take is E404 at that keyword."""
-    import difflib
+# Keywords of other libraries, and what they are called here (did-you-mean beyond spelling).
+KEYWORD_SYNONYMS = {"learning_rate": "lr", "rate": "lr", "step_size": "lr", "batch_size": "batch",
+                    "bs": "batch", "n_epochs": "epochs", "num_epochs": "epochs", "epoch": "epochs",
+                    "wd": "weight_decay", "decay": "weight_decay", "random_state": "seed",
+                    "beta": "betas", "epsilon": "eps", "mom": "momentum"}
 
+
+def _known_keywords(name: str, call: A.Expr) -> None:
+    """Raise the first of `unknown_keywords` (for readers that stop at one problem)."""
+    found = unknown_keywords(name, call)
+    if found:
+        raise _Problem(found[0].code, found[0].message, found[0].span, *found[0].hints)
+
+
+def unknown_keywords(name: str, call: A.Expr) -> list[Diagnostic]:
+    """Each optimizer keyword its registry entry does not take: E404 at that keyword, with the
+    keyword meant when the spelling or a common synonym says so (`learning_rate` → `lr`)."""
     from backends.torch.optimizers import OPTIMIZERS, SEGMENT
 
     if name not in OPTIMIZERS or not isinstance(call, A.Call):
-        return  # an unknown optimizer: the spec says so, with the list of optimizers
+        return []  # an unknown optimizer: the spec says so, with the list of optimizers
     entry = OPTIMIZERS[name]
     takes = (*entry.takes, *SEGMENT)
     reads = [n for n in takes if n not in entry.ignores]  # accepted but unused ones are not advertised
+    found = []
     for kw in call.args:
         if isinstance(kw, A.Keyword) and kw.name not in takes:
-            close = difflib.get_close_matches(kw.name, reads, n=1)
-            raise _Problem("E404", f"`{name}` has no hyperparameter `{kw.name}`", kw.span,
-                           *(f"did you mean `{close[0]}`?",) if close else (),
-                           f"`{name}` takes {', '.join(reads)}")
+            close = did_you_mean(kw.name, reads, KEYWORD_SYNONYMS)
+            found.append(Diagnostic("E404", f"`{name}` has no hyperparameter `{kw.name}`", kw.span,
+                                    hints=tuple(h for h in (close, f"`{name}` takes {', '.join(reads)}") if h)))
+    return found
+
+
+def did_you_mean(word: str, known, synonyms: dict[str, str] | None = None) -> str:
+    """"did you mean `x`?" for the known name closest to `word` (spelling, case, a synonym), or ""."""
+    import difflib
+
+    known = list(known)
+    meant = (synonyms or {}).get(word.lower())
+    if meant not in known:
+        lower = {k.lower(): k for k in known}
+        meant = lower.get(word.lower())
+    if meant is None:
+        close = difflib.get_close_matches(word.lower(), list({k.lower(): k for k in known}), n=1)
+        meant = {k.lower(): k for k in known}[close[0]] if close else None
+    return f"did you mean `{meant}`?" if meant else ""
 
 
 def _call(e: A.Expr) -> tuple[str, tuple, dict, A.Expr]:
@@ -334,63 +385,110 @@ def _transform(e: A.Expr) -> tuple:
     return tuple(out)
 
 
-def _model_spec(e: A.Expr):
+def _model_spec(e: A.Expr, problems: list[Diagnostic], spans: list[Span]):
+    """The layer spec of a model expression; each wrong layer is one E402 at that layer (added to
+    `problems`, and the spec is then None), and `spans` gets the span of each top-level layer."""
     from backends.torch.models import LayerError, Sequential, make_layer
 
     parts = e.parts if isinstance(e, A.Compose) else (e,)
     layers = []
     for part in reversed(parts):  # applicative order -> the order data flows
         if isinstance(part, A.Compose):
-            layers.append(_model_spec(part))
+            layers.append(_model_spec(part, problems, spans))
             continue
-        name, args, kwargs, _ = _call(part)
+        try:
+            name, args, kwargs, _ = _call(part)
+        except _Problem as p:
+            problems.append(Diagnostic("E402", p.diagnostic.message, p.diagnostic.span, hints=p.diagnostic.hints))
+            layers.append(None)
+            continue
+        spans.append(part.span)
         try:
             layers.append(make_layer(name, *args, **kwargs))
         except (LayerError, TypeError, ValueError) as err:
             hint = getattr(err, "hint", None)
-            raise _Problem("E402", str(getattr(err, "message", err)), part.span, hint or "")
+            problems.append(Diagnostic("E402", str(getattr(err, "message", err)),
+                                       _keyword_span(part, err) or part.span,
+                                       hints=(hint,) if hint else ()))
+            layers.append(None)
+    if problems or any(layer is None for layer in layers):
+        return None
     return layers[0] if len(layers) == 1 else Sequential.of(*layers)
 
 
-def _learning_functor(module: Module, F: Functor, data, models, limits: Limits, cache_dir) -> LearningFunctor:
+def _keyword_span(call: A.Expr, err: Exception) -> Span | None:
+    """The span of the keyword an error names (`bais = true`), when it names one."""
+    keyword = getattr(err, "keyword", None)
+    if keyword is None or not isinstance(call, A.Call):
+        return None
+    return next((a.span for a in call.args if isinstance(a, A.Keyword) and a.name == keyword), None)
+
+
+def _learning_functor(module: Module, F: Functor, data, models, limits: Limits, cache_dir,
+                      invalid: frozenset[str] | set[str] = frozenset(),
+                      layer_spans: dict[str, tuple[Span, ...]] | None = None) -> LearningFunctor:
+    """Read a functor into Param; every problem of it at once (ProgramError). A model or data set
+    in `invalid` was declared with problems of its own: nothing more is said about it here."""
     from backends.torch.data import DataError
     from backends.torch.models import ShapeError, parameter_count
     from backends.torch.optimizers import hint as optimizer_hint
     from backends.torch.segment import LOSS_NAMES, OptimizerSpec
 
     ref: SemanticRef = F.target
+    problems: list[Diagnostic] = []
+    model_name = data_name = None
     if len(ref.args) != 2 or not all(isinstance(a, A.Name) for a in ref.args):
-        raise _Problem("E404", "Param takes a model and a data set: `Param(mlp, digits, loss = …)`",
-                       ref.span)
-    model_name, data_name = (a.id for a in ref.args)
-    if model_name not in models:
-        raise _Problem("E201" if model_name not in data else "E404",
-                       f"`{model_name}` is not a declared model", ref.args[0].span)
-    if data_name not in data:
-        raise _Problem("E404", f"`{data_name}` is not a declared data set", ref.args[1].span)
+        problems.append(Diagnostic("E404", "Param takes a model and a data set: `Param(mlp, digits, loss = …)`",
+                                   ref.span))
+    else:
+        model_name, data_name = (a.id for a in ref.args)
+        if model_name not in models:
+            if model_name not in invalid:
+                problems.append(Diagnostic("E201" if model_name not in data else "E404",
+                                           f"`{model_name}` is not a declared model", ref.args[0].span,
+                                           hints=tuple(h for h in (did_you_mean(model_name, models),) if h)))
+            model_name = None
+        if data_name not in data:
+            if data_name not in invalid:
+                problems.append(Diagnostic("E404", f"`{data_name}` is not a declared data set", ref.args[1].span,
+                                           hints=tuple(h for h in (did_you_mean(data_name, data),) if h)))
+            data_name = None
     loss_expr = ref.kwarg("loss")
-    loss = literal(loss_expr, "loss") if loss_expr is not None else "cross_entropy"
-    if loss not in LOSS_NAMES:
-        raise _Problem("E404", f"unknown loss `{loss}`", loss_expr.span, f"known: {', '.join(LOSS_NAMES)}")
-    try:
-        facts = _facts(module, data[data_name], cache_dir)
-    except DataError as e:
-        raise _Problem("E403", e.message, module.declarations and _span_of(module, data_name) or ref.span,
-                       e.hint or "")
-    try:
-        count = parameter_count(models[model_name], facts.input_shape)
-    except ShapeError as e:
-        raise _Problem("E402", f"model `{model_name}` does not fit `{data_name}` "
-                       f"(input shape {facts.input_shape}): layer {e.args[0]}: {e.args[1] if len(e.args) > 1 else e}",
-                       _span_of(module, model_name) or ref.span)
-    if count > limits.params:
-        raise _Problem("E401", f"model `{model_name}` has {count:,} parameters, over the limit of "
-                       f"{limits.params:,}", _span_of(module, model_name) or ref.span,
-                       f"raise it with {Limits.FLAGS['params']}")
+    loss = "cross_entropy"
+    if loss_expr is not None:
+        try:
+            loss = literal(loss_expr, "loss")
+            if loss not in LOSS_NAMES:
+                close = did_you_mean(str(loss), LOSS_NAMES)
+                raise _Problem("E404", f"unknown loss `{loss}`", loss_expr.span, close,
+                               f"known: {', '.join(LOSS_NAMES)}")
+        except _Problem as e:
+            problems.append(e.diagnostic)
+    fisher, level = _geometry(ref, problems)
+    facts = None
+    if data_name is not None:
+        try:
+            facts = _facts(module, data[data_name], cache_dir)
+        except DataError as e:
+            problems.append(Diagnostic("E403", e.message, _span_of(module, data_name) or ref.span,
+                                       hints=(e.hint,) if e.hint else ()))
+    count = 0
+    if model_name is not None and facts is not None:
+        try:
+            count = parameter_count(models[model_name], facts.input_shape)
+            if count > limits.params:
+                problems.append(Diagnostic(
+                    "E401", f"model `{model_name}` has {count:,} parameters, over the limit of "
+                    f"{limits.params:,}", _span_of(module, model_name) or ref.span,
+                    hints=(f"raise it with {Limits.FLAGS['params']}",)))
+        except ShapeError as e:
+            problems.append(Diagnostic(
+                "E402", f"model `{model_name}` does not fit `{data_name}` (input shape {facts.input_shape}): "
+                f"layer {e.layer_index}: {e.message}",
+                _layer_span(module, model_name, models[model_name], e.layer_index, layer_spans) or ref.span))
     p = module.presentations[F.source]
     incoming = {g.cod for g in p.generators}
     inits: dict[str, int] = {}
-    problems: list[Diagnostic] = []
     for obj in p.objects:
         img = F.objects.get(obj)
         if obj in incoming:
@@ -434,7 +532,10 @@ def _learning_functor(module: Module, F: Functor, data, models, limits: Limits, 
                     kwargs[key] = int(kwargs[key])
             if sched is not None:
                 kwargs["schedule"] = _schedule(sched)
-            _known_keywords(name, expr)
+            unknown = unknown_keywords(name, expr)
+            if unknown:
+                problems.extend(unknown)
+                continue
             spec = OptimizerSpec.of(name, **kwargs)
         except _Problem as e:
             problems.append(e.diagnostic)
@@ -448,10 +549,10 @@ def _learning_functor(module: Module, F: Functor, data, models, limits: Limits, 
                                        f"of {limits.epochs}", img.expr.span,
                                        hints=(f"raise it with {Limits.FLAGS['epochs']}",)))
         segments[g.name] = spec
-    if problems:
+    if problems or model_name is None or data_name is None or facts is None:
         raise ProgramError(problems)
     target = ParamTarget(model_name, data_name, models[model_name], data[data_name], loss, count,
-                         tuple(facts.input_shape))
+                         tuple(facts.input_shape), fisher, level)
     lf = LearningFunctor(F.name, p, target, inits, segments,
                          {k: v.span for k, v in {**F.objects, **F.arrows}.items()})
     unreached = [o for o in p.objects if o not in object_paths(lf)]
@@ -460,6 +561,49 @@ def _learning_functor(module: Module, F: Functor, data, models, limits: Limits, 
                        "state", F.span, "every object must be reached by generators from an object with no "
                        "incoming arrow, which takes `init(seed = …)`")
     return lf
+
+
+def _geometry(ref, problems: list) -> tuple[str | None, float | None]:
+    """`Param(…, fisher = true | empirical, level = τ)`: which Fisher measures trajectory lengths
+    (true: the model's; backends/torch/fisher.py) and the loss level of 2-cells (a number > 0)."""
+    fisher, level = None, None
+    expr = ref.kwarg("fisher")
+    if expr is not None:
+        value = _literal_or_none(expr)
+        if value is True or value in ("model", "empirical"):
+            fisher = "model" if value in (True, "model") else "empirical"
+        elif value is not False:
+            problems.append(Diagnostic("E404", f"fisher must be `true` or `empirical`, not `{text_of(expr)}`",
+                                       expr.span, hints=("true: the model's Fisher (Fisher–Rao); empirical: "
+                                                         "per-example gradients with the data's labels",)))
+    expr = ref.kwarg("level")
+    if expr is not None:
+        value = _literal_or_none(expr)
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
+            level = float(value)
+        else:
+            problems.append(Diagnostic("E404", f"level must be a positive number, not `{text_of(expr)}`",
+                                       expr.span))
+    return fisher, level
+
+
+def _literal_or_none(expr):
+    try:
+        return literal(expr, "value")
+    except _Problem:
+        return None
+
+
+def _layer_span(module: Module, model: str, spec, index: int,
+                layer_spans: dict[str, tuple[Span, ...]] | None) -> Span | None:
+    """The span of top-level layer `index` of a model, when its layers are written one by one
+    (a `ResNet18` or `Sequential(…)` expands into several: then the model's declaration)."""
+    from backends.torch.models import _top
+
+    spans = (layer_spans or {}).get(model)
+    if spans is not None and len(spans) == len(_top(spec)) and 0 <= index < len(spans):
+        return spans[index]
+    return _span_of(module, model)
 
 
 def _span_of(module: Module, name: str) -> Span | None:

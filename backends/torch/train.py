@@ -263,12 +263,28 @@ def _snapshot(params: Mapping[str, Tensor], buffers: Mapping[str, Tensor], opt_s
     return TrainingState(cpu(params), cpu(buffers), cpu(opt_state), step, epoch)
 
 
+@dataclass(frozen=True)
+class EpochEnd:
+    """What `train` tells its `on_epoch` callback after each epoch of a segment. `state()` is the
+    state at that point, made on demand: by the resume law it is bit for bit the end of the same
+    segment cut after `done` epochs, so training on from it gives the uninterrupted result."""
+
+    done: int  # epochs of this segment done
+    total: int  # epochs of this segment
+    step: int  # global step
+    loss: float  # mean training loss over the epoch's batches
+    first_loss: float  # the training loss of the segment's first batch
+    state: Callable[[], TrainingState]
+
+
 def train(state: TrainingState, model_spec: Layer, data: Dataset, opt_spec: OptimizerSpec,
           loss: str = "cross_entropy", checkpoint_every: int | None = None,
-          device: str | torch.device = "cpu") -> Trajectory:
+          device: str | torch.device = "cpu",
+          on_epoch: Callable[[EpochEnd], None] | None = None) -> Trajectory:
     """Run `opt_spec.epochs` epochs from `state`; the result composes exactly with further training.
 
     Raises Diverged (with the last state of finite loss) when a loss is NaN or infinite.
+    `on_epoch` (progress, resumable segments) is called after each epoch; it changes nothing.
     """
     device = torch.device(device)
     loss_fn = loss_function(loss)
@@ -308,6 +324,11 @@ def train(state: TrainingState, model_spec: Layer, data: Dataset, opt_spec: Opti
             step += 1
             if checkpoint_every and step % checkpoint_every == 0:
                 checkpoints.append(_snapshot(params, buffers, opt_state, step, epoch + (begin + opt_spec.batch >= n)))
+        if on_epoch is not None and losses:
+            batches = -(-n // opt_spec.batch)
+            now = (params, buffers, opt_state, step, epoch + 1)  # never mutated: updates are out of place
+            on_epoch(EpochEnd(epoch + 1 - state.epoch, opt_spec.epochs, step, sum(losses[-batches:]) / batches,
+                              losses[0], lambda now=now: _snapshot(*now)))
     end = _snapshot(params, buffers, opt_state, step, state.epoch + opt_spec.epochs)
     if checkpoints[-1].step == end.step and len(checkpoints) > 1:
         checkpoints[-1] = end
