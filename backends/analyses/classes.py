@@ -21,8 +21,10 @@ import statistics
 from catdsl.diagnostics import Diagnostic
 
 PATHS_OPTIONS = ("level", "grid")
-SWEEP_OPTIONS = ("level", "path", "points", "align", "metric", "split", "epochs")
+SWEEP_OPTIONS = ("level", "path", "points", "align", "metric", "split", "epochs", "affine")
 SWEEP_DEFAULTS = {"path": "linear", "points": 17, "align": False, "metric": "loss", "split": "train", "epochs": 5}
+# `affine`: the 2-functor check (backends/torch/two_functor.py); None: on when a Rep functor
+# follows the sweep's functor into Param (its layer and probe are used), else off
 
 
 class _Bad(Exception):
@@ -90,7 +92,7 @@ def sweep_options(analysis) -> dict:
     """The options of `classes … of S by homotopy(…)`, checked; raises _Bad at the bad value."""
     from backends.torch.barrier import METRICS, PATHS, SPLITS
 
-    got = dict(SWEEP_DEFAULTS)
+    got = {**SWEEP_DEFAULTS, "affine": None}
     for name, node in analysis.arguments:
         if name == "level":
             got["level"] = _positive_level(_number(node, "level"), node)
@@ -106,6 +108,8 @@ def sweep_options(analysis) -> dict:
             got["split"] = _word(node, "split", SPLITS)
         elif name == "align":
             got["align"] = _word(node, "align", (True, False))
+        elif name == "affine":
+            got["affine"] = _word(node, "affine", (True, False))
     return got
 
 
@@ -196,6 +200,12 @@ class Classes:
         job = sweep_classes(plan, sweep.name, labels, options["level"], spec,
                             bool(program.module.memo.get("exhaustive")), f"classes {key} of {sweep.name}")
         plan.index[key] = {"classes": job.key}
+        affine = options["affine"]
+        if affine or (affine is None and any(r.base == sweep.functor for r in program.reps.values())):
+            from backends.torch.two_functor import two_functor_job
+
+            plan.index[key]["affine"] = two_functor_job(plan, program, sweep, job, None, None,
+                                                        f"affine maps of classes {key} of {sweep.name}").key
         return None
 
     @staticmethod
@@ -239,6 +249,14 @@ class Classes:
             table.add_row(str(i + 1), str(len(members)), Text(shown), _f(stats["mean"]), _f(stats["sd"]),
                           _f(stats["spread"]))
         console.print(table)
+        affine = report.get("two_functor")
+        if affine:
+            w, a = affine["within"], affine["across"]
+            console.print(f"{name}: affine maps between the runs' representations (layer {affine['layer']}, "
+                          f"{affine['probe']} probe points, residual held out per epoch): within classes "
+                          f"{_f(w['mean'])} over {w['count']} pair(s), across classes {_f(a['mean'])} over "
+                          f"{a['count']} pair(s)" + (" (degenerate: no more fitted points than features)"
+                                                     if affine["degenerate"] else ""))
 
 
 def _f(v) -> str:
@@ -277,7 +295,9 @@ def _sweep_report(analysis, session) -> dict:
             "metric": options["metric"], "split": options["split"], "order": m["order"],
             "evaluations": m["evaluations"], "pairs": m["pairs"], "accuracy": accuracy,
             "class_accuracy": [accuracy_stats([accuracy[x] for x in c if accuracy[x] is not None]) for c in classes],
-            "barriers": barriers}
+            "barriers": barriers,
+            **({"two_functor": session.store.get(session.plan.index[key_of(analysis)]["affine"]).metrics}
+               if "affine" in session.plan.index[key_of(analysis)] else {})}
 
 
 def _paths_report(analysis, module) -> dict:

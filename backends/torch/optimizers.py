@@ -153,6 +153,39 @@ def _adam_state(spec: Any, params: Iterable[str]) -> frozenset[str]:
     return frozenset({"adam.step", *(f"adam.exp_avg/{n}" for n in params), *(f"adam.exp_avg_sq/{n}" for n in params)})
 
 
+def _positive(name: str) -> Callable[[Any], float]:
+    def check(value: Any) -> float:
+        if not (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0):
+            raise ValueError(f"{name} must be a positive number, got {value!r}")
+        return float(value)
+    return check
+
+
+def _ema(value: Any) -> float:
+    if not (isinstance(value, (int, float)) and 0 <= value < 1):
+        raise ValueError(f"ema must lie in [0, 1), got {value!r}")
+    return float(value)
+
+
+FISHER_KINDS = ("diagonal", "kfac")
+
+
+def _fisher_kind(value: Any) -> str:
+    if value not in FISHER_KINDS:
+        raise ValueError(f"kind must be one of {', '.join(FISHER_KINDS)}, got {value!r}")
+    return str(value)
+
+
+def _natgrad_state(spec: Any, params: Iterable[str]) -> frozenset[str]:
+    # names only: with kind = kfac a weight matrix holds Kronecker factors, anything else a
+    # diagonal; both are listed (a superset is what ensembles need: the keys a member may keep)
+    params = tuple(params)
+    keys = {f"natgrad.fisher/{n}" for n in params}
+    if dict(spec.options).get("kind") == "kfac":
+        keys |= {f"natgrad.kfac_{f}/{n}" for n in params for f in "as"}
+    return frozenset(keys)
+
+
 _ADAM = dict(update="backends.torch.updates:adam_update", hyperparameters=(LR, BETAS, EPS, WEIGHT_DECAY),
              ignores=("momentum", "nesterov"), per_member=("momentum", "weight_decay"), state_keys=_adam_state)
 
@@ -161,6 +194,11 @@ OPTIMIZERS: dict[str, Optimizer] = {o.name: o for o in (
               ignores=("betas", "eps"), per_member=("momentum", "weight_decay"), state_keys=_sgd_state),
     Optimizer("adam", **_ADAM, constants={"decoupled": False}),
     Optimizer("adamw", **_ADAM, constants={"decoupled": True}),
+    # natural gradient with a running empirical Fisher (paper §8; backends/torch/fisher.py)
+    Optimizer("natgrad", "backends.torch.updates:natgrad_update",
+              (LR, Hyperparameter("damping", 1e-3, _positive("damping")), Hyperparameter("kind", "diagonal", _fisher_kind),
+               Hyperparameter("ema", 0.95, _ema)),
+              per_member=("damping", "ema"), state_keys=_natgrad_state),
 )}
 
 

@@ -73,3 +73,45 @@ def adam_update(params: Mapping[str, Tensor], grads: Mapping[str, Tensor], opt_s
     members, where = hyper.get("members"), next(iter(params.values())).device
     new_state["adam.step"] = torch.full((members,) if members else (), t, dtype=torch.int64, device=where)
     return new_params, new_state
+
+
+def natgrad_update(params: Mapping[str, Tensor], grads: Mapping[str, Tensor], opt_state: Mapping[str, Tensor],
+                   hyper: Mapping[str, Any]) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
+    """Natural gradient, p ← p − lr · (F + damping)⁻¹ g, with F a running average (decay β = `ema`)
+    of the outer products of the gradients the update sees (the empirical Fisher of the batches;
+    exactly the per-example empirical Fisher, averaged over the data order, when batch = 1).
+
+    `kind = diagonal`: F is diagonal, F ← β F + (1 − β) g² (F₀ = g²), step g / (F + damping).
+    `kind = kfac`: each weight matrix G (out × in; members × out × in in an ensemble) keeps
+    Kronecker factors A ← β A + (1 − β) GᵀG / ‖G‖, S ← β S + (1 − β) GGᵀ / ‖G‖ (A₀, S₀ the first
+    step's), for which S ⊗ A = vec G vec Gᵀ exactly when G has rank one (one example of a Linear
+    layer: G = δ aᵀ); step (S + √damping I)⁻¹ G (A + √damping I)⁻¹ (factored damping). Other
+    parameters (biases, convolution kernels) are treated as `diagonal`.
+    """
+    lr, damping, beta = hyper["lr"], hyper["damping"], hyper["ema"]
+    kfac = hyper["kind"] == "kfac"
+    stacked = 1 if hyper.get("members") else 0
+    new_params, new_state = {}, dict(opt_state)
+    for name, p in params.items():
+        g = grads[name]
+        if kfac and g.ndim == 2 + stacked:
+            norm = torch.linalg.matrix_norm(g).clamp_min(1e-30)[..., None, None]
+            a_now, s_now = g.transpose(-1, -2) @ g / norm, g @ g.transpose(-1, -2) / norm
+            a, s = opt_state.get(f"natgrad.kfac_a/{name}"), opt_state.get(f"natgrad.kfac_s/{name}")
+            b = broadcast(beta, p)
+            a = a_now if a is None else b * a + (1 - b) * a_now
+            s = s_now if s is None else b * s + (1 - b) * s_now
+            new_state[f"natgrad.kfac_a/{name}"], new_state[f"natgrad.kfac_s/{name}"] = a, s
+            root = broadcast(damping, p) ** 0.5
+            eye_a = torch.eye(a.shape[-1], dtype=a.dtype, device=a.device)
+            eye_s = torch.eye(s.shape[-1], dtype=s.dtype, device=s.device)
+            left = torch.linalg.solve(s + root * eye_s, g)  # (S + √λ I)⁻¹ G
+            step = torch.linalg.solve(a + root * eye_a, left.transpose(-1, -2)).transpose(-1, -2)  # … (A + √λ I)⁻¹
+        else:
+            key = f"natgrad.fisher/{name}"
+            f = opt_state.get(key)
+            f = g * g if f is None else broadcast(beta, p) * f + (1 - broadcast(beta, p)) * (g * g)
+            new_state[key] = f
+            step = g / (f + broadcast(damping, p))
+        new_params[name] = p - broadcast(lr, p) * step
+    return new_params, new_state
