@@ -1,12 +1,15 @@
 """The `transfer` analysis handler (docs/architecture.md, "Analyses"; docs/language.md §8.9):
 `transfer T = pullback(source = Run.f, along = adapter(…), data = D)` trains the pullback
-φ_T = φ_S ∘ f and its baselines (`backends.torch.transfer`) and checks `T.universal`."""
+φ_T = φ_S ∘ f and its baselines (`backends.torch.transfer`) and checks `T.universal`;
+`fedavg(…)` and `multitask(…)` merge client models (a colimit, `M.cocone`) and train a shared
+trunk with task heads (a limit, `MT.limit`) (`backends.torch.merge`, §8.10)."""
 
 from __future__ import annotations
 
 from catdsl.diagnostics import Diagnostic
 
 METHOD_ORDER = ("pullback", "fine_tune", "linear_probe", "scratch")
+MERGES = ("fedavg", "multitask")  # limits and colimits of learners: backends.torch.merge
 
 
 class Transfer:
@@ -26,6 +29,12 @@ class Transfer:
     def jobs(plan, program, analysis) -> None:
         from backends.torch.transfer import add_jobs, read_transfer
 
+        if analysis.method in MERGES:
+            from backends.torch import merge
+
+            merge.add_jobs(plan, program, merge.read(program.module, program, analysis))
+            return
+
         add_jobs(plan, program, read_transfer(program.module, program, analysis))
 
     @staticmethod
@@ -34,6 +43,10 @@ class Transfer:
         "universal": {"verdict", "residual", …}}`, read from the finished jobs of the run."""
         from backends.torch.transfer import UNIVERSAL_TOL, read_transfer, universal_of, verdict
 
+        if analysis.method in MERGES:
+            from backends.torch import merge
+
+            return merge.report(analysis, session)
         spec = read_transfer(session.program.module, session.program, analysis)
         methods = {}
         for method, key in session.plan.index[analysis.name].items():
@@ -56,6 +69,11 @@ class Transfer:
     def show(analysis, report, console) -> None:
         from rich.table import Table
         from rich.text import Text
+
+        if analysis.method in MERGES:
+            from backends.torch import merge
+
+            return merge.show(analysis, report, console)
 
         def number(v, fmt="{:.4f}"):
             return "-" if v is None else fmt.format(v)

@@ -224,6 +224,8 @@ def _load_arrays(spec: DataSpec, cache_dir: Any):
         (x_tr, y_tr), (x_te, y_te) = _subset(opts["classes"], classes, (x_tr, y_tr), (x_te, y_te), spec.name)
         classes = len(opts["classes"])
     x_tr, y_tr = _limit(x_tr, y_tr, opts.get("limit"), seed, spec.name)
+    if opts["shard"] is not None:
+        x_tr, y_tr = _shard(x_tr, y_tr, opts["shard"], seed)
     for name, args in opts["transform"] or ():
         x_tr, x_te = (_TRANSFORMS[name][0](x, shape, IMAGE_SHAPES.get(spec.name), dict(args), split, spec.name)
                       for x, split in ((x_tr, "train"), (x_te, "test")))
@@ -250,12 +252,13 @@ def _limit(x: np.ndarray, y: np.ndarray, limit: Any, seed: int, name: str):
 #
 # `dataset(…, classes = [5, 6, 7, 8, 9], transform = permute(seed = 3), label_noise = 0.1)`. Each
 # is a function of the spec alone, applied once when the data is loaded: first the label subset
-# (relabelled 0..k-1 in the order given), then `limit`, then the transforms in order (the same
+# (relabelled 0..k-1 in the order given), then `limit`, then `shard = [i, n]` (part i of n seeded
+# disjoint parts of the training split: the clients of a federation), then the transforms in order (the same
 # map on both splits; `>>` composes them), then label noise on the training labels only. A spec
 # without them has the JSON it always had, so stored jobs keep their keys.
 
 # every source takes these (None: not applied)
-DOMAIN_OPTIONS: dict[str, Any] = {"classes": None, "transform": None, "label_noise": None}
+DOMAIN_OPTIONS: dict[str, Any] = {"classes": None, "transform": None, "label_noise": None, "shard": None}
 
 # the (channels, height, width) of a source's inputs, for transforms that move pixels: a flat
 # digits input is an 8×8 image
@@ -285,6 +288,11 @@ def check_option(key: str, value: Any) -> None:
         if not _number(value) or not 0 <= value < 1:
             raise DataError(f"label_noise must be a fraction in [0, 1), not {value!r}",
                             "the fraction of training labels replaced by another label, e.g. `label_noise = 0.2`")
+    elif key == "shard":
+        if not (isinstance(value, tuple) and len(value) == 2 and all(_integer(v) for v in value)
+                and 0 <= value[0] < value[1]):
+            raise DataError(f"shard must be `[i, n]` with 0 <= i < n, not {value!r}",
+                            "`shard = [0, 4]` keeps the first of 4 seeded disjoint parts of the training split")
     elif key == "transform":
         if not isinstance(value, tuple) or not all(isinstance(t, tuple) and len(t) == 2 for t in value):
             raise DataError(f"transform must be a transform call, not {value!r}", TRANSFORM_HINT)
@@ -384,6 +392,16 @@ _TRANSFORMS: dict[str, tuple[Callable, tuple[str, ...], tuple[str, ...]]] = {
     "noise": (_noise, ("std",), ("seed",)),
     "shift": (_shift, ("pixels",), ()),
 }
+
+
+def _shard(x: np.ndarray, y: np.ndarray, shard: tuple[int, int], seed: int):
+    """Part i of n seeded disjoint parts of the training split (a client of a federation); the
+    parts of one spec's seed cover the split, their sizes differ by at most one."""
+    import numpy as np
+
+    i, n = shard
+    keep = np.sort(np.array_split(np.random.default_rng([seed, 17]).permutation(len(y)), n)[i])
+    return x[keep], y[keep]
 
 
 def _label_noise(y: np.ndarray, classes: int, p: float, seed: int) -> np.ndarray:

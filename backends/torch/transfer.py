@@ -115,7 +115,8 @@ def _read(module, program, analysis) -> TransferSpec:
     from backends.torch.session import store_dir
 
     if analysis.method != "pullback":
-        raise _problem("E404", f"a transfer is `pullback(…)`, not `{analysis.method}`", analysis.span, USAGE)
+        raise _problem("E404", f"a transfer is `pullback(…)`, `fedavg(…)` or `multitask(…)`, not `{analysis.method}`",
+                       analysis.span, USAGE)
     args = dict(analysis.arguments)
     for key, value in analysis.arguments:
         if key not in OPTIONS:
@@ -254,6 +255,7 @@ def _probe(e, available: int) -> int:
 def validate(module, analysis) -> list[Diagnostic]:
     """Static problems of a transfer statement; [] when the program itself has errors (reported
     by Param's own validation)."""
+    from backends.torch import merge
     from backends.torch.program import ProgramError, read_program
     from backends.torch.session import store_dir
 
@@ -262,7 +264,10 @@ def validate(module, analysis) -> list[Diagnostic]:
     except ProgramError:  # Param's validation reports the program's own errors
         return []
     try:
-        read_transfer(module, program, analysis)
+        if analysis.method in merge.METHODS:
+            merge.read(module, program, analysis)
+        else:
+            read_transfer(module, program, analysis)
     except ProgramError as e:
         return list(e.diagnostics)
     return []
@@ -397,6 +402,10 @@ class TransferUniversal(FunctorLaw):
 
 
 def laws(module, analysis) -> list:
+    if analysis.method in ("fedavg", "multitask"):
+        from backends.torch.merge import laws as merge_laws
+
+        return merge_laws(module, analysis)
     subject = analysis.subject
     if analysis.name is None or subject.kind != "part":
         return []
@@ -437,6 +446,11 @@ def decide_universal(law: TransferUniversal, ctx) -> Verdict:
     from backends.torch.results import TrainingDiverged
     from backends.torch.session import Session
 
+    if type(law) is not TransferUniversal:  # the laws of fedavg and multitask (`merge.py`) decide themselves
+        try:
+            return law.decide(ctx)
+        except TrainingDiverged as e:
+            return Verdict("error", "torch", witness=str(e))
     s = Session.of(ctx.module, ctx.options.store)
     tol = float(ctx.options.get("tol", UNIVERSAL_TOL))
     try:

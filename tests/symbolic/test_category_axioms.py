@@ -32,7 +32,7 @@ SETTINGS = settings(max_examples=12, deadline=None, database=None)
 # Categories whose morphisms are computed by training runs: their identity (zero epochs) and
 # composition (resumed training) laws are decided on real runs in tests/torch/test_train.py
 # (`test_identity_is_zero_epochs`, the resume law) and tests/torch/test_learning_functor.py.
-COMPUTED = {"Param", "Rep"}
+COMPUTED = {"Param", "Rep", "Dom"}
 
 
 def _category(name: str, ref_text: str):
