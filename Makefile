@@ -9,7 +9,7 @@ DEMO_STORE ?= .catdsl/demo
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.catdsl-installed
 
-.PHONY: demo test bench clean
+.PHONY: demo test fuzz bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -30,14 +30,16 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -n 2 tests
 
+# The 10,000-input fuzz run of the front end (a few minutes): every input must end in success
+# or diagnostics, none over 20 s; the failing inputs are written to .fuzz/failures.txt.
+fuzz: $(STAMP)
+	rm -f .fuzz/failures.txt
+	$(PY) -m pytest -n 0 -q -s -m slow tests/test_fuzz.py
+
+# Every bench/ script in its quick mode, then one table (target, measured ratio, pass or miss),
+# also written to docs/results/bench.md. Run one script alone for its full figures.
 bench: $(STAMP)
-	$(PY) bench/bench_parse.py
-	$(PY) bench/bench_symbolic.py --quick
-	$(PY) bench/bench_ensemble.py --quick
-	$(PY) bench/bench_store.py
-	$(PY) bench/bench_transfer.py --quick
-	$(PY) bench/bench_homotopy.py --quick
-	$(PY) bench/bench_landscape.py --quick
+	$(PY) bench/table.py
 
 clean:
-	rm -rf $(VENV) .catdsl .pytest_cache .hypothesis
+	rm -rf $(VENV) .catdsl .pytest_cache .hypothesis .fuzz

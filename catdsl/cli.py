@@ -1,4 +1,4 @@
-"""The `catdsl` command: check | fmt (and, through the backend registry, compile | run | runs | export).
+"""The `catdsl` command: check | draw | fmt (and, through the backend registry, compile | run | runs | export).
 
 Exit codes (docs/checking.md, "Verdicts and exit codes"): 0 every law holds, 1 some law is refuted/failed/conditional or
 undecided, 2 the input has errors (syntax, names, types), 3 catdsl itself failed, 130
@@ -29,11 +29,15 @@ def _parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check", help="prove or refute every law the files imply")
     check.add_argument("files", nargs="+", metavar="FILE")
-    check.add_argument("--format", choices=("text", "json"), default="text")
+    check.add_argument("--format", choices=("text", "tsv", "json"), default="text",
+                       help="text: a table (one line per obligation, unpadded, when not a terminal); tsv: "
+                            "a header line and a tab-separated line per obligation; json: one document")
     check.add_argument("--only", action="append", default=[], metavar="NAME",
                        help="check only obligations whose name starts with NAME (repeatable)")
     check.add_argument("--seed", type=int, default=0, help="seed of the property tests")
     check.add_argument("--samples", type=int, default=200, help="property-test samples per law")
+    check.add_argument("--report", metavar="DIR",
+                       help="also write DIR/index.html: diagrams and obligations (an offline page)")
     _learning_flags(check)
 
     comp = sub.add_parser("compile", help="print the plan of training jobs a file implies (JSON)")
@@ -45,10 +49,17 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("file", metavar="FILE")
     run.add_argument("--progress", action="store_true", help="show progress bars even when not a terminal")
     run.add_argument("--executor", default="local", metavar="NAME",
-                     help="where the jobs run: local (in this process, the default)")
+                     help="where the jobs run: local (in this process, the default), process (a pool of "
+                          "--workers processes), ray (a Ray cluster at --address, else a local Ray)")
+    run.add_argument("--workers", type=int, metavar="N",
+                     help="process, ray: jobs at once, one worker process each (default: the CPUs)")
+    run.add_argument("--address", metavar="auto|HOST:PORT",
+                     help="ray: the cluster to join (default: start Ray on this machine)")
     run.add_argument("--format", choices=("text", "json"), default="text",
                      help="json: one object with every job and every analysis (docs/language.md §8.5)")
     run.add_argument("--exhaustive", action="store_true", help="classes: evaluate every pair of runs, not the adaptive order")
+    run.add_argument("--report", metavar="DIR",
+                     help="also write DIR/index.html: diagrams, jobs and analyses (an offline page)")
     _learning_flags(run)
 
     runs = sub.add_parser("runs", help="list the finished jobs of a run store")
@@ -67,11 +78,24 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--to", required=True, metavar="DIR", help="folder to write model.safetensors and model.json into")
     _learning_flags(export)
 
+    draw = sub.add_parser("draw", help="draw every presentation and functor as a commutative diagram")
+    draw.add_argument("file", metavar="FILE")
+    draw.add_argument("--to", choices=("tikz", "svg", "png"), default="tikz",
+                      help="tikz: tikz-cd snippets (stdout); svg: one SVG (stdout) or a file per diagram "
+                           "with --out; png: a file per diagram (needs --out; drawn with matplotlib)")
+    draw.add_argument("--out", metavar="DIR", help="write one file per diagram into DIR and print their paths")
+    draw.add_argument("--only", action="append", default=[], metavar="NAME",
+                      help="draw only the presentation or functor NAME (repeatable)")
+    draw.add_argument("--standalone", action="store_true", help="tikz: a whole LaTeX document, not snippets")
+    draw.add_argument("--import-root", metavar="DIR",
+                      help="folder imports are read from (default: the folder of the file)")
+
     fmt = sub.add_parser("fmt", help="print the canonical form of .cat files")
-    fmt.add_argument("files", nargs="+", metavar="FILE")
+    fmt.add_argument("files", nargs="+", metavar="FILE", help="`-` reads standard input")
     fmt.add_argument("--check", action="store_true",
                      help="print nothing; exit 1 when a file is not in canonical form")
     fmt.add_argument("--write", action="store_true", help="rewrite the files in place")
+    fmt.add_argument("--unicode", action="store_true", help="print → ↦ ⇒ ∘ ≫ ⊕ ⊣ instead of -> |-> => . >> (+) -|")
     fmt.add_argument("--format", choices=("text", "json"), default="text",
                      help="format of diagnostics")
     return ap
@@ -107,6 +131,8 @@ def main(argv: list[str] | None = None) -> int:
             return _fmt(args)
         if args.command == "check":
             return _check(args)
+        if args.command == "draw":
+            return _draw(args)
         return _backend_command(args)
     except BrokenPipeError:  # `catdsl … | head`: the reader left; that is not an error
         sys.stderr.close()
@@ -192,10 +218,30 @@ def _backend_command(args) -> int:
     problems = analysis.validate(module)  # an analysis without a handler never runs silently
     if problems:
         return _report_diagnostics(DiagnosticError(problems), module.sources or {args.file: text}, "text")
+    if getattr(args, "report", None):
+        if not _report_folder_ok(args):
+            return EXIT_INPUT
+        from catdsl import html_report
+
+        # the torch backend hands `run --format json`'s data to this callable (docs/architecture.md)
+        args.on_report = lambda data: print(
+            f"report: {html_report.write(args.report, [html_report.Entry(module, run=data)])}", file=sys.stderr)
     try:
         return backend.command(args.command)(module, args)
     except DiagnosticError as err:
         return _report_diagnostics(err, module.sources or {args.file: text}, "text")
+
+
+def _report_folder_ok(args) -> bool:
+    """`--report DIR` is refused before any work when DIR holds something other than a report."""
+    from catdsl import html_report
+
+    try:
+        html_report.prepare(args.report)
+        return True
+    except html_report.ReportFolderError as e:
+        print(f"catdsl {args.command}: --report: {e}", file=sys.stderr)
+        return False
 
 
 def _check(args) -> int:
@@ -210,8 +256,11 @@ def _check(args) -> int:
     from catdsl.span import Span
 
     options = Options(seed=args.seed, samples=args.samples, store=args.store)
+    if args.report and not _report_folder_ok(args):
+        return EXIT_INPUT
     prepared, codes = [], []
-    for path in args.files:
+    entries: dict[int, dict] = {}  # --format json: each file's entry, in command-line order
+    for index, path in enumerate(args.files):
         module, text, err = _load(path, getattr(args, "import_root", None))
         selection = None
         if err is None:
@@ -224,33 +273,100 @@ def _check(args) -> int:
                 err = DiagnosticError(problems)
         if err is not None:
             sources = {path: text, **(module.sources if module is not None else {})}
-            codes.append(_report_diagnostics(err, sources, args.format))
+            if args.format == "json":  # into the one document, never a second one
+                entries[index] = report.diagnostics_entry(path, err.diagnostics)
+                codes.append(EXIT_INPUT)
+            else:
+                codes.append(_report_diagnostics(err, sources, "text"))
             continue
-        prepared.append((module, selection, all_laws))
-    unmatched = [n for n in args.only if not any(law.name.startswith(n) for _, _, laws in prepared for law in laws)]
+        prepared.append((module, selection, all_laws, index))
+    unmatched = [n for n in args.only if not any(law.name.startswith(n) for _, _, laws, _ in prepared for law in laws)]
     if unmatched and prepared:
         from catdsl.laws.options import nearest
 
         problems = [Diagnostic("E221", f"`--only {n}` selects no obligation", Span(prepared[0][0].file, 1, 1, 1, 1),
-                               hints=nearest(n, [law for _, _, laws in prepared for law in laws]))
+                               hints=nearest(n, [law for _, _, laws, _ in prepared for law in laws]))
                     for n in unmatched]
-        return max(codes + [_report_diagnostics(DiagnosticError(problems), {}, args.format)])
-    reports = []
+        if args.format == "json":  # nothing was checked: each file with no entry yet, and the problems
+            for module, _, _, index in prepared:
+                entries[index] = report.diagnostics_entry(module.file, [])
+            print(report.render_json(report.document([entries[i] for i in sorted(entries)], problems)))
+            return EXIT_INPUT
+        return max(codes + [_report_diagnostics(DiagnosticError(problems), {}, "text")])
     console = None
+    terminal = sys.stdout.isatty()
     if args.format == "text":
         from rich.console import Console
 
-        console = Console(highlight=False)
-    for module, selection, _ in prepared:
+        # piped or redirected: never wrapped at 80 columns (report.print_table)
+        console = Console(highlight=False, width=None if terminal else 1_000_000)
+    elif args.format == "tsv":
+        print("\t".join(report.TSV_COLUMNS))
+    pages = []
+    for module, selection, _, index in prepared:
         results = [discharge(law, module, opts) for law, opts in selection.laws]
         codes.append(report.exit_code(results))
         if console is not None:
-            report.print_table(module.file, results, console)
+            report.print_table(module.file, results, console, terminal)
+        elif args.format == "tsv":
+            for line in report.tsv_lines(module.file, results):
+                print(line)
         else:
-            reports.append(report.to_json(module.file, results))
-    if reports:
-        print(report.render_json(reports))
+            entries[index] = report.to_json(module.file, results)
+        pages.append((module, results))
+    if args.format == "json":
+        print(report.render_json(report.document([entries[i] for i in sorted(entries)])))
+    if args.report and pages:
+        from catdsl import html_report
+
+        entries = [html_report.Entry(m, check=report.to_json(m.file, results)) for m, results in pages]
+        print(f"report: {html_report.write(args.report, entries)}", file=sys.stderr)
     return max(codes, default=EXIT_OK)
+
+
+def _draw(args) -> int:
+    """`catdsl draw FILE`: tikz-cd snippets or one SVG on stdout, or a file per diagram in --out."""
+    from catdsl.diagnostics import DiagnosticError
+    from catdsl.draw import diagrams, document, scene_of
+
+    module, text, err = _load(args.file, args.import_root)
+    if err is None:
+        problems = _validate(module)
+        if problems:
+            err = DiagnosticError(problems)
+    if err is not None:
+        return _report_diagnostics(err, {args.file: text, **(module.sources if module is not None else {})}, "text")
+    found = diagrams(module, tuple(args.only))
+    missing = [n for n in args.only if not any(d.name == n for d in found)]
+    if missing:
+        known = ", ".join(list(module.presentations) + list(module.functors)) or "none"
+        print(f"catdsl draw: no presentation or functor named {', '.join(missing)} (known: {known})", file=sys.stderr)
+        return EXIT_INPUT
+    if args.out is None:
+        if args.to == "png":
+            print("catdsl draw: --to png writes files: give --out DIR", file=sys.stderr)
+            return EXIT_INPUT
+        if args.to == "svg":
+            from catdsl.draw.svg import to_svg
+
+            sys.stdout.write(to_svg(scene_of(found)))
+        else:
+            snippets = [d.tikz() for d in found]
+            sys.stdout.write(document(snippets) if args.standalone else "\n".join(snippets))
+        return EXIT_OK
+    from pathlib import Path
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    for d in found:
+        path = out / f"{d.name}.{'tex' if args.to == 'tikz' else args.to}"
+        if args.to == "png":
+            d.png(str(path))
+        else:
+            body = d.svg() if args.to == "svg" else (document([d.tikz()]) if args.standalone else d.tikz())
+            path.write_text(body, encoding="utf-8")
+        print(path)
+    return EXIT_OK
 
 
 def _selection(module, options, only):
@@ -273,12 +389,12 @@ def selected_laws(module, only: list[str]) -> list:
 def _fmt(args) -> int:
     from catdsl.diagnostics import DiagnosticError
     from catdsl.syntax.parse import parse_with_comments
-    from catdsl.syntax.printer import to_text
+    from catdsl.syntax.printer import to_text, unicode_spelling
 
     changed = False
     for path in args.files:
         try:
-            text = _read(path)
+            text = sys.stdin.read() if path == "-" else _read(path)
         except (OSError, UnicodeDecodeError) as e:
             from catdsl.diagnostics import Diagnostic
             from catdsl.span import Span
@@ -291,12 +407,14 @@ def _fmt(args) -> int:
         except DiagnosticError as err:
             return _report_diagnostics(err, {path: text}, args.format)
         out = to_text(tree, comments)
+        if args.unicode:
+            out = unicode_spelling(out)
         if out != text:
             changed = True
         if args.check:
             if out != text:
                 print(f"{path}: not in canonical form", file=sys.stderr)
-        elif args.write:
+        elif args.write and path != "-":
             if out != text:
                 tmp = path + ".fmt-tmp"
                 with open(tmp, "w", encoding="utf-8") as f:

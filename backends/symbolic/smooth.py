@@ -151,6 +151,9 @@ class Smooth:
                            difference=abs(float(shown.value)) if shown.value is not None
                            else None)
         reason = next(z.reason for z in answers if z.zero is None)
+        outside = _outside_real_domain(a.body, b.body, (*variables, *params))
+        if outside is not None:  # a side is not a real map there: never `passed`
+            return Verdict("failed", "sympy", outside)
         counter, tried = point_search(list(a.body), list(b.body), (*variables, *params), how)
         if counter is None:
             return Verdict("passed", "hypothesis", f"not decided exactly ({reason}); points "
@@ -268,3 +271,23 @@ def _where_defined(divisors: tuple) -> Verdict:
              else [f"{cat_text(q)} ≠ 0" for q in divisors])
     return Verdict("conditional", "sympy", "holds iff " + " and ".join(dict.fromkeys(parts))
                    + " (where a side divides by zero it is undefined)")
+
+
+def _outside_real_domain(lhs, rhs, symbols) -> str | None:
+    """A probe point where one side is a real number and the other is not (`2*log(x)` at
+    x = -1): the two are not the same real map, whatever sampling inside the domain says."""
+    from backends.symbolic.decide import probe_points
+
+    for point in probe_points(list(symbols), {v: BOX for v in symbols}):
+        for x, y in zip(lhs, rhs):
+            try:
+                vx, vy = (complex(sympy.N(e.xreplace(point), 30)) for e in (x, y))
+            except (TypeError, ValueError):
+                continue
+            real = [abs(v.imag) <= 1e-20 * max(1.0, abs(v)) for v in (vx, vy)]
+            if real[0] != real[1]:
+                where = ", ".join(f"{str(k).lstrip('_')} = {cat_text(v)}" for k, v in point.items())
+                side, value = ("rhs", y) if real[0] else ("lhs", x)
+                return (f"at {where}: {side} = {cat_text(value.xreplace(point))} is not a real number (outside "
+                        "its real domain) while the other side is")
+    return None

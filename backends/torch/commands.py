@@ -47,7 +47,8 @@ def run_file(module, args) -> int:
 
     try:
         check_device_name(args.device)
-        s = Session(module, args.store, executor=getattr(args, "executor", "local"), device=args.device)
+        s = Session(module, args.store, executor=getattr(args, "executor", "local"), device=args.device,
+                    workers=getattr(args, "workers", None), address=getattr(args, "address", None))
     except ProgramError as e:
         raise DiagnosticError(e.diagnostics) from None
     except UnknownExecutor as e:
@@ -81,6 +82,9 @@ def run_file(module, args) -> int:
         raise DiagnosticError([Diagnostic("E403", e.message, _declaration(module, name),
                                           hints=(e.hint,) if e.hint else ())]) from None
     analyses = _analyses(module, s)
+    on_report = getattr(args, "on_report", None)  # `run --report DIR`, `catdsl.run`: the JSON data as a dict
+    if on_report is not None:
+        on_report(run_report(module, s, analyses, counts))
     if as_json:
         import json
 
@@ -158,15 +162,32 @@ def _states_table(module, program, plan, store, console) -> None:
     table = Table(title=f"{module.file} ({models})" if models else module.file, title_justify="left")
     rows = [(f"{fname}.{obj}", store.get(key)) for fname in program.functors for obj, key in plan.index[fname].items()]
     warned = [(name, job.metrics["warning"]) for name, job in rows if job.metrics.get("warning")]
-    for col in ("state", "step", "epoch", "test loss", "test acc", "train acc", "digest", *(("note",) if warned else ())):
+    lengths = _fisher_rao(program, plan, store)
+    for col in ("state", "step", "epoch", "test loss", "test acc", "train acc", *(("Fisher–Rao",) if lengths else ()),
+                "digest", *(("note",) if warned else ())):
         table.add_column(col)
     for name, job in rows:
         m = job.metrics
         table.add_row(Text(name), str(m.get("step")), str(m.get("epoch")), _number(m.get("loss")),
                       _number(m.get("accuracy")), _number(m.get("train_accuracy")),
+                      *((_number(lengths.get(name)),) if lengths else ()),
                       (job.state_digest or "")[:12], *((_note(m),) if warned else ()))
     console.print(table)
     _warnings(warned, console)
+
+
+def _fisher_rao(program, plan, store) -> dict[str, float]:
+    """`Param(…, fisher = true)`: each state's Fisher–Rao length, the sum of its path's generators'."""
+    from backends.torch.fisher import index_name
+    from backends.torch.program import object_paths
+
+    lengths = {}
+    for fname, lf in program.functors.items():
+        keys = plan.index.get(index_name(fname))
+        if keys:
+            for obj, path in object_paths(lf).items():
+                lengths[f"{fname}.{obj}"] = sum(store.get(keys[g]).metrics["fisher_rao"] for g in path.word)
+    return lengths
 
 
 def _sweep_table(sweep, keys: list[str], store, console) -> None:
@@ -195,6 +216,61 @@ def _sweep_table(sweep, keys: list[str], store, console) -> None:
         console.print(f"{sweep.name}: test accuracy {statistics.mean(accuracies):.4f} ± "
                       f"{statistics.stdev(accuracies):.4f} (mean ± sd over {len(accuracies)} runs), "
                       f"min {min(accuracies):.4f}, max {max(accuracies):.4f}")
+    _sweep_groups_table(sweep, [job.metrics for job in jobs], console)
+
+
+def sweep_groups(sweep, metrics: list[dict]) -> list[dict]:
+    """The members grouped by their bound values other than `seed`, in member order: per group
+    those values, its members, mean and sd of test accuracy and loss over them (sd None for one
+    run), and its best member (highest test accuracy)."""
+    groups: dict[tuple, list] = {}
+    for member, m in zip(sweep.members, metrics):
+        groups.setdefault(tuple((k, v) for k, v in member.values if k != "seed"), []).append((member, m))
+
+    def spread(values: list[float]) -> tuple[float | None, float | None]:
+        if not values:
+            return None, None
+        return statistics.mean(values), statistics.stdev(values) if len(values) > 1 else None
+
+    out = []
+    for values, rows in groups.items():
+        scored = [(member, m) for member, m in rows if m.get("accuracy") is not None]
+        best = max(scored, key=lambda r: r[1]["accuracy"], default=(None, None))[0]
+        out.append({"values": dict(values), "members": [member.index for member, _ in rows],
+                    "accuracy": spread([m["accuracy"] for _, m in scored]),
+                    "loss": spread([m["loss"] for _, m in rows if m.get("loss") is not None]),
+                    "best": best})
+    return out
+
+
+def _sweep_groups_table(sweep, metrics: list[dict], console) -> None:
+    """A row per group of bound values other than `seed` (`sweep_groups`), when a sweep binds
+    something besides the seed: mean ± sd over the group's runs, and its best member."""
+    from rich.table import Table
+    from rich.text import Text
+
+    others = [b for b in sweep.bindings if b != "seed"]
+    if not others or len(sweep.members) < 2:
+        return
+    groups = sweep_groups(sweep, metrics)
+
+    def pm(pair) -> str:
+        mean, sd = pair
+        return "-" if mean is None else f"{mean:.4f}" + ("" if sd is None else f" ± {sd:.4f}")
+
+    over = "seeds" if "seed" in sweep.bindings else "runs"
+    table = Table(title=f"sweep {sweep.name} by {', '.join(others)} ({len(groups)} groups; mean ± sd over {over})",
+                  title_justify="left")
+    for col in (*others, "runs", "test acc", "test loss", "best"):
+        table.add_column(col, justify="left" if col == "best" else "right")
+    for g in groups:
+        best = g["best"]
+        shown = "-" if best is None else \
+            f"{sweep.name}[{best.index}] {metrics[best.index].get('accuracy'):.4f}" + \
+            ("".join(f" ({k}={_show(v)})" for k, v in best.values if k == "seed"))
+        table.add_row(*(Text(_show(g["values"][k])) for k in others), str(len(g["members"])),
+                      pm(g["accuracy"]), pm(g["loss"]), Text(shown))
+    console.print(table)
 
 
 def _rep_table(rep, keys: dict[str, str], store, console) -> None:

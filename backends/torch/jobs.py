@@ -15,6 +15,10 @@
 
 Each state is stored as safetensors (never pickled) with its step, epoch and digest. Torch is
 imported only by the bodies, when a job runs. `backends.torch.plan` registers these kinds.
+
+Every body here *computes*: it reads its dependencies from the store and returns its results
+(`backends.run.jobs.JobResult`), which the executor's driver stores; so each kind runs on the
+workers of any executor (`process`, `ray`) as well as in process.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import json
 import time
 from typing import Sequence
 
-from backends.run.jobs import JobContext, JobKind
+from backends.run.jobs import JobContext, JobKind, JobResult
 from backends.run.plan import CODE_VERSION, Job
 from backends.torch.optimizers import ensemble_key
 from backends.torch.results import Results, TrainingDiverged
@@ -47,10 +51,10 @@ def step_work(model_json: dict, input_shape: tuple, batch: int, members: int = 1
     return float(params) * batch * members * positions
 
 
-def _store_state(ctx: JobContext, job: Job, state, metrics: dict, start: float) -> None:
+def _state_result(ctx: JobContext, job: Job, state, metrics: dict, seconds: float) -> JobResult:
+    """The result of a job that made a training state (kept in memory for the jobs after it)."""
     Results(ctx).keep(job.key, state)
-    ctx.store.put(job.key, job.kind, {"label": job.label, **job.spec}, state.tensors(), metrics, state.digest(),
-                  seconds=time.perf_counter() - start)
+    return JobResult.of(job, state.tensors(), metrics, state.digest(), seconds)
 
 
 # ---- init ---------------------------------------------------------------------------------------
@@ -64,16 +68,23 @@ def init_job(lf, obj: str, seed_override: int | None = None) -> Job:
     return Job.of("init", spec, label, origin=(lf.name, obj))
 
 
-def _run_init(jobs: Sequence[Job], ctx: JobContext) -> None:
+def _compute_init(jobs: Sequence[Job], ctx: JobContext) -> list[JobResult]:
     from backends.torch.train import init_state
 
+    made = []
     for job in jobs:
         start = time.perf_counter()
         model, data = Results(ctx).model_and_data(job.spec)
-        _store_state(ctx, job, init_state(model, data.input_shape, job.spec["seed"]), {"step": 0, "epoch": 0}, start)
+        state = init_state(model, data.input_shape, job.spec["seed"])
+        made.append(_state_result(ctx, job, state, {"step": 0, "epoch": 0}, time.perf_counter() - start))
+    return made
 
 
-INIT = JobKind("init", _run_init, work=lambda jobs, ctx: 0.0)  # one thread: nothing to share
+def _no_work(jobs: Sequence[Job], ctx: JobContext) -> float:
+    return 0.0  # one thread: nothing to share
+
+
+INIT = JobKind("init", compute=_compute_init, work=_no_work)
 
 
 # ---- train --------------------------------------------------------------------------------------
@@ -107,33 +118,83 @@ def _step_work(jobs: Sequence[Job], ctx: JobContext) -> float:
     return step_work(spec["model"], tuple(shape), spec["optimizer"]["batch"], len(jobs))
 
 
-def _run_train(jobs: Sequence[Job], ctx: JobContext) -> None:
+def _compute_train(jobs: Sequence[Job], ctx: JobContext) -> list[JobResult]:
     if jobs[0].spec.get("ensemble"):
         return _train_ensemble(jobs, ctx)
+    made: list[JobResult] = []
     for job in jobs:
-        _train_one(job, ctx)
+        try:
+            made.append(_train_one(job, ctx))
+        except TrainingDiverged as e:
+            e.partial = made
+            raise
+    return made
 
 
-def _train_one(job: Job, ctx: JobContext) -> None:
+def _train_one(job: Job, ctx: JobContext) -> JobResult:
+    """Train one segment, from the last epoch a previous, interrupted run of it kept
+    (`backends.torch.resume`; bit for bit the same result by the resume law)."""
+    from backends.torch import resume
     from backends.torch.train import Diverged, evaluate, train
 
     start = time.perf_counter()
     results = Results(ctx)
     model, data = results.model_and_data(job.spec)
     opt = OptimizerSpec.from_json(job.spec["optimizer"])
+    first = results.state(job.deps[0])
+    kept = resume.load(ctx.store, job.key, first, opt.epochs)
+    begin = kept.state if kept is not None else first
+    done_before = begin.epoch - first.epoch
     try:
-        traj = train(results.state(job.deps[0]), model, data, opt, loss=job.spec["loss"], device=ctx.device)
+        traj = train(begin, model, data, opt.replace(epochs=opt.epochs - done_before), loss=job.spec["loss"],
+                     device=ctx.device, on_epoch=_on_epoch(ctx, job, done_before, opt.epochs,
+                                                          kept.first_loss if kept else None))
     except Diverged as e:
         raise TrainingDiverged(job, e.step, e.loss) from None
     state = traj.end
+    losses = ((kept.first_loss,) if kept else ()) + traj.losses  # the segment's first batch decides a warning
     metrics = {"step": state.step, "epoch": state.epoch,
                "final_train_loss": traj.losses[-1] if traj.losses else None,
                **evaluate(state, model, data, loss=job.spec["loss"], device=ctx.device)}
-    _store_state(ctx, job, state, _with_divergence(metrics, traj.losses), start)
+    if kept is not None:
+        metrics["resumed_at_epoch"] = begin.epoch
+    result = _state_result(ctx, job, state, _with_divergence(metrics, losses), time.perf_counter() - start)
+    resume.discard(ctx.store, job.key)
+    return result
 
 
-def _train_ensemble(jobs: Sequence[Job], ctx: JobContext) -> None:
-    """Train sweep members together; store each finished member, then report a divergence.
+# The executor's progress callback, when it shows progress: `ctx.memo[PROGRESS](text)` puts
+# `text` beside the running job (backends/run/execute.py); workers of other executors have none.
+PROGRESS = "progress"
+
+
+def _on_epoch(ctx: JobContext, job: Job, done_before: int, total: int, first_loss: float | None):
+    """After each epoch of a single training segment: keep the state for a resumed run, and
+    report epoch, step, loss and the time left to the executor's progress callback."""
+    from backends.torch import resume
+
+    began = time.perf_counter()
+
+    def after(end) -> None:
+        done = done_before + end.done
+        if done < total:
+            resume.save(ctx.store, job.key, end.state(), end.first_loss if first_loss is None else first_loss)
+        report = ctx.memo.get(PROGRESS)
+        if report is not None:
+            left = (time.perf_counter() - began) / end.done * (total - done)
+            report(f"epoch {done}/{total}  step {end.step}  loss {end.loss:.4f}  ETA {_duration(left)}")
+
+    return after
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    return f"{seconds // 60}:{seconds % 60:02d}" if seconds >= 60 else f"{seconds}s"
+
+
+def _train_ensemble(jobs: Sequence[Job], ctx: JobContext) -> list[JobResult]:
+    """Train sweep members together; return each finished member, then report a divergence
+    (with the finished members as its `partial` results, which the executor stores).
 
     Members that cannot share a batched run (BatchNorm, Dropout, different optimizer state)
     train one at a time: their results are then exactly those of single runs."""
@@ -151,13 +212,17 @@ def _train_ensemble(jobs: Sequence[Job], ctx: JobContext) -> None:
         together = len(jobs)
     except NotEnsemblable:
         made, together = [], 1
+        report = ctx.memo.get(PROGRESS)
         for s, o in zip(starts, opts):
+            if report is not None:  # the sweep's bar advances per member
+                report(f"member {len(made) + 1}/{len(jobs)}")
             try:
                 made.append(train(s, model, data, o, loss=loss, device=ctx.device))
             except Diverged as e:
                 made.append(e)
     seconds = (time.perf_counter() - start) / len(jobs)
     diverged = None
+    finished: list[JobResult] = []
     for job, result in zip(jobs, made):
         if isinstance(result, Diverged):
             diverged = diverged or TrainingDiverged(job, result.step, result.loss)
@@ -166,12 +231,11 @@ def _train_ensemble(jobs: Sequence[Job], ctx: JobContext) -> None:
         metrics = {"step": state.step, "epoch": state.epoch, "members": together,
                    "final_train_loss": result.losses[-1] if result.losses else None,
                    **evaluate(state, model, data, loss=loss, device=ctx.device)}
-        metrics = _with_divergence(metrics, result.losses)
-        results.keep(job.key, state)
-        ctx.store.put(job.key, job.kind, {"label": job.label, **job.spec}, state.tensors(), metrics,
-                      state.digest(), seconds=seconds)
+        finished.append(_state_result(ctx, job, state, _with_divergence(metrics, result.losses), seconds))
     if diverged is not None:
+        diverged.partial = finished
         raise diverged
+    return finished
 
 
 # A segment whose training loss at the end is more than EXPLODING times the loss of its first
@@ -193,7 +257,7 @@ def _with_divergence(metrics: dict, losses) -> dict:
     return metrics
 
 
-TRAIN = JobKind("train", _run_train, batch_key=_train_batch_key, work=_step_work)
+TRAIN = JobKind("train", compute=_compute_train, batch_key=_train_batch_key, work=_step_work)
 
 
 # ---- checkpoints --------------------------------------------------------------------------------
@@ -204,11 +268,12 @@ def checkpoints_of(train: Job) -> Job:
     return Job.of("checkpoints", spec, f"checkpoints of {train.label}", (train.key,), train.origin)
 
 
-def _run_checkpoints(jobs: Sequence[Job], ctx: JobContext) -> None:
+def _compute_checkpoints(jobs: Sequence[Job], ctx: JobContext) -> list[JobResult]:
     """Re-run a train job's segment one epoch at a time, keeping the state after each epoch."""
     from backends.torch.train import Diverged, states_equal, train
 
     results = Results(ctx)
+    made: list[JobResult] = []
     for job in jobs:
         start = time.perf_counter()
         trained = ctx.store.get(job.spec["train"])
@@ -222,17 +287,19 @@ def _run_checkpoints(jobs: Sequence[Job], ctx: JobContext) -> None:
                 state = train(state, model, data, one, loss=trained.spec["loss"], device=ctx.device).end
                 points.append(state)
         except Diverged as e:
-            raise TrainingDiverged(trained, e.step, e.loss) from None
+            diverged = TrainingDiverged(trained, e.step, e.loss)
+            diverged.partial = made
+            raise diverged from None
         bitwise, difference = states_equal(state, results.state(trained.key))
         tensors = {f"{i}/{group}/{name}": t for i, p in enumerate(points)
                    for group, ts in (("param", p.params), ("buffer", p.buffers)) for name, t in ts.items()}
         metrics = {"points": len(points), "steps": [p.step for p in points], "epochs": [p.epoch for p in points],
                    "reproduces": bitwise, "difference": difference}
-        ctx.store.put(job.key, job.kind, {"label": job.label, **job.spec}, tensors, metrics, None,
-                      seconds=time.perf_counter() - start)
+        made.append(JobResult.of(job, tensors, metrics, None, time.perf_counter() - start))
+    return made
 
 
-CHECKPOINTS = JobKind("checkpoints", _run_checkpoints, work=_step_work)
+CHECKPOINTS = JobKind("checkpoints", compute=_compute_checkpoints, work=_step_work)
 
 
 # ---- features -----------------------------------------------------------------------------------
@@ -259,7 +326,7 @@ def along(model_spec, points, layer: int, probe):
     return RepPath(tuple(features(module, {**p.params, **p.buffers}, layer, probe) for p in points))
 
 
-def _run_features(jobs: Sequence[Job], ctx: JobContext) -> None:
+def _compute_features(jobs: Sequence[Job], ctx: JobContext) -> list[JobResult]:
     """L(γ): the features of every checkpoint on the probe set, stacked (points, probe, width)."""
     import torch
 
@@ -267,6 +334,7 @@ def _run_features(jobs: Sequence[Job], ctx: JobContext) -> None:
     from backends.torch.models import spec_from_json
 
     results = Results(ctx)
+    made = []
     for job in jobs:
         start = time.perf_counter()
         model = spec_from_json(json.dumps(job.spec["model"]))
@@ -281,8 +349,8 @@ def _run_features(jobs: Sequence[Job], ctx: JobContext) -> None:
                    "k": min(DEFAULT_K, n - 1)}
         metrics = {k: (None if isinstance(v, float) and v != v else v) for k, v in metrics.items()}
         tensors = {"features": torch.stack(path.points), "steps": torch.tensor([p.step for p in points])}
-        ctx.store.put(job.key, job.kind, {"label": job.label, **job.spec}, tensors, metrics, None,
-                      seconds=time.perf_counter() - start)
+        made.append(JobResult.of(job, tensors, metrics, None, time.perf_counter() - start))
+    return made
 
 
 def _probe_work(jobs: Sequence[Job], ctx: JobContext) -> float:
@@ -292,4 +360,4 @@ def _probe_work(jobs: Sequence[Job], ctx: JobContext) -> float:
     return step_work(spec["model"], tuple(shape), spec["probe"]["size"], len(jobs))
 
 
-FEATURES = JobKind("features", _run_features, work=_probe_work)
+FEATURES = JobKind("features", compute=_compute_features, work=_probe_work)

@@ -18,8 +18,11 @@ from catdsl.semantics import free
 # The job kinds a torch plan holds; a new kind is a module of its own and a name here.
 from backends.torch import barrier, homotopy  # noqa: E402  (job kinds of `classes`)
 from backends.torch import landscape  # noqa: E402  (the job kind of `persistence`)
-from backends.torch import transfer  # noqa: E402  (the job kind of `transfer`)
-KINDS = register(jobs.INIT, jobs.TRAIN, jobs.CHECKPOINTS, jobs.FEATURES, barrier.BARRIER, homotopy.CLASSES, landscape.LANDSCAPE, transfer.TRANSFER)
+from backends.torch import merge, transfer  # noqa: E402  (the job kinds of `transfer`)
+KINDS = register(jobs.INIT, jobs.TRAIN, jobs.CHECKPOINTS, jobs.FEATURES, barrier.BARRIER, homotopy.CLASSES, landscape.LANDSCAPE, transfer.TRANSFER, merge.MERGE, merge.MULTITASK)
+from backends.torch import fisher  # noqa: E402  (Fisher–Rao lengths: `Param(…, fisher = true)`)
+from backends.torch import two_functor  # noqa: E402  (affine maps of `classes`: paper Thm 5.3)
+KINDS += register(fisher.FISHER_RAO, two_functor.AFFINE)
 
 
 def path_job(plan: Plan, lf, path: free.Path, start: Job | None = None) -> Job:
@@ -90,6 +93,8 @@ def compile_program(program) -> Plan:
             if g.name in lf.segments and g.dom in states:
                 plan.add(train_job(lf, g.name, plan.jobs[states[g.dom]]))
         plan.index[lf.name] = states
+        if lf.target.fisher:
+            plan.index[fisher.index_name(lf.name)] = fisher.fisher_jobs(plan, lf, lf.target.fisher)
     for sweep in program.sweeps.values():
         plan.index[sweep.name] = {str(m.index): member_job(plan, program, sweep, m).key for m in sweep.members}
     for rep in program.reps.values():

@@ -275,3 +275,17 @@ def test_smooth_division_by_a_param_is_a_definedness_condition(tmp_path, capsys)
     assert main(["check", "--format", "json", str(path)]) == 1
     law = next(o for o in json.loads(capsys.readouterr().out)["obligations"] if o["name"] == "S.respects[same]")
     assert law["verdict"] == "conditional" and "a ≠ 0" in law["witness"]
+
+
+def test_values_outside_a_real_domain_are_reported_not_passed(tmp_path, capsys):
+    """`log(x^2) = 2*log(x)` holds only for x > 0: at x = -1 the right side is not real (issue 12, item 5)."""
+    import json
+
+    from catdsl.cli import main
+
+    path = tmp_path / "s.cat"
+    path.write_text("category C { objects A, B; f, g : A -> B; eq same : f = g }\n"
+                    "functor S : C -> Smooth { A |-> R^1; B |-> R^1; f |-> x |-> log(x^2); g |-> x |-> 2*log(x) }\n")
+    assert main(["check", "--format", "json", str(path)]) == 1
+    law = next(o for o in json.loads(capsys.readouterr().out)["obligations"] if o["name"] == "S.respects[same]")
+    assert law["verdict"] == "failed" and "not a real number" in law["witness"] and "x1 = -1" in law["witness"]
