@@ -161,7 +161,9 @@ def test_unicode_spellings_and_separators_do_not_change_a_file(tree, data):
     tokens = [t for t in _handle().lark.lex(text) if t.type in _UNICODE]
     for t in reversed(tokens):
         if data.draw(st.booleans()):
-            text = text[:t.start_pos] + _UNICODE[t.type] + text[t.end_pos:]
+            # `>>` is diagrammatic: its Unicode spelling is `≫`, not `∘` (models print with it)
+            uni = "≫" if str(t) == ">>" else _UNICODE[t.type]
+            text = text[:t.start_pos] + uni + text[t.end_pos:]
     # any newline may be a `;` instead (no comments here, and strings hold no newlines)
     pieces = text.split("\n")
     seps = [data.draw(st.sampled_from(["\n", " ; ", ";"])) for _ in pieces[1:]]

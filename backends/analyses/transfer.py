@@ -17,10 +17,18 @@ class Transfer:
     def validate(module, analysis) -> list[Diagnostic]:
         from backends.torch.transfer import validate
 
+        if analysis.method in MERGES:
+            from backends.torch import merge
+
+            return validate(module, analysis, read=merge.read)
         return validate(module, analysis)
 
     @staticmethod
     def laws(module, analysis) -> list:
+        if analysis.method in MERGES:
+            from backends.torch.merge import laws
+
+            return laws(module, analysis)
         from backends.torch.transfer import laws
 
         return laws(module, analysis)

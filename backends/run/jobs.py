@@ -112,6 +112,17 @@ def register(*kinds: JobKind) -> tuple[JobKind, ...]:
 
 
 def job_kind(name: str) -> JobKind:
+    """The kind `name`: registered in this process, else found through the entry-point group
+    `catdsl.job_kinds` (imported on first use, in the driver and in every worker alike)."""
+    if name not in JOB_KINDS:
+        from catdsl.backend import entry_points_of
+
+        target = entry_points_of("catdsl.job_kinds").get(name)
+        if target is not None:
+            import importlib
+
+            module, _, attr = target.partition(":")
+            register(getattr(importlib.import_module(module), attr))
     if name not in JOB_KINDS:
         raise UnknownJobKind(f"no job kind {name!r} is registered; known: {', '.join(JOB_KINDS) or 'none'} "
                              "(the backend that compiled the plan registers its kinds)")

@@ -178,7 +178,7 @@ def _states_table(module, program, plan, store, console) -> None:
 
 def _fisher_rao(program, plan, store) -> dict[str, float]:
     """`Param(…, fisher = true)`: each state's Fisher–Rao length, the sum of its path's generators'."""
-    from backends.torch.fisher import index_name
+    from backends.torch.plan import fisher_index as index_name
     from backends.torch.program import object_paths
 
     lengths = {}

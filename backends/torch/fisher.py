@@ -34,7 +34,7 @@ import time
 from typing import Mapping, Sequence
 
 from backends.run.jobs import JobContext, JobKind, JobResult
-from backends.run.plan import CODE_VERSION, Job
+from backends.run.plan import Job
 
 FISHER_KINDS = ("model", "empirical")
 
@@ -210,12 +210,6 @@ def fisher_rao_length(model_spec, points: Sequence, x, y, loss: str = "cross_ent
 # ---- the job kind -------------------------------------------------------------------------------
 
 
-def fisher_rao_of(checkpoints: Job, train: Job, kind: str) -> Job:
-    """The Fisher–Rao length of `train`'s trajectory, from its per-epoch checkpoints."""
-    spec = {"checkpoints": checkpoints.key, "train": train.key, "fisher": kind, "code": CODE_VERSION}
-    return Job.of("fisher_rao", spec, f"Fisher–Rao length of {train.label}", (checkpoints.key,), train.origin)
-
-
 def _compute(jobs: Sequence[Job], ctx: JobContext) -> list[JobResult]:
     from backends.torch.results import Results
 
@@ -245,24 +239,3 @@ def _work(jobs: Sequence[Job], ctx: JobContext) -> float:
 
 
 FISHER_RAO = JobKind("fisher_rao", compute=_compute, work=_work)
-
-
-def index_name(functor: str) -> str:
-    """Where the plan's index keeps a functor's Fisher–Rao jobs ({generator: key})."""
-    return f"{functor}#fisher_rao"
-
-
-def fisher_jobs(plan, lf, kind: str) -> dict[str, str]:
-    """A `fisher_rao` job for the trajectory of every generator of `lf` as the plan trains it from
-    its domain's state; {generator: job key}. The length of a state's row is the sum over the
-    generators of the path that reaches it."""
-    from backends.torch.plan import checkpoints_job, generator_job
-
-    keys = {}
-    for g in lf.presentation.generators:
-        if g.name in lf.segments:
-            train = generator_job(plan, lf, g.name)
-            job = fisher_rao_of(checkpoints_job(plan, train), train, kind)
-            plan.add(job)
-            keys[g.name] = job.key
-    return keys

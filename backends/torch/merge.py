@@ -465,7 +465,6 @@ def train_jointly(model, datas: Sequence, opt_spec, loss: str = "cross_entropy")
 def _run_multitask(job: Job, results: Results) -> tuple[dict, dict]:
     import torch
 
-    from backends.torch.adapters import accuracy
     from backends.torch.data import DataSpec
     from backends.torch.segment import OptimizerSpec
 

@@ -7,22 +7,14 @@ into Param its objects, a sweep its members (by index, in order), a Rep functor 
 
 from __future__ import annotations
 
-from backends.run.jobs import register
-from backends.run.plan import Job, Plan
-from backends.torch import jobs
+from backends.run.plan import CODE_VERSION, Job, Plan
 from backends.torch.jobs import checkpoints_of, features_of, init_job, train_job
 from backends.torch.program import object_paths, sweep_source
 from catdsl import analysis
 from catdsl.semantics import free
 
-# The job kinds a torch plan holds; a new kind is a module of its own and a name here.
-from backends.torch import barrier, homotopy  # noqa: E402  (job kinds of `classes`)
-from backends.torch import landscape  # noqa: E402  (the job kind of `persistence`)
-from backends.torch import merge, transfer  # noqa: E402  (the job kinds of `transfer`)
-KINDS = register(jobs.INIT, jobs.TRAIN, jobs.CHECKPOINTS, jobs.FEATURES, barrier.BARRIER, homotopy.CLASSES, landscape.LANDSCAPE, transfer.TRANSFER, merge.MERGE, merge.MULTITASK)
-from backends.torch import fisher  # noqa: E402  (Fisher–Rao lengths: `Param(…, fisher = true)`)
-from backends.torch import two_functor  # noqa: E402  (affine maps of `classes`: paper Thm 5.3)
-KINDS += register(fisher.FISHER_RAO, two_functor.AFFINE)
+# The job kinds a plan names are found by name through the entry-point group
+# `catdsl.job_kinds` (pyproject.toml), so this module imports none of their bodies.
 
 
 def path_job(plan: Plan, lf, path: free.Path, start: Job | None = None) -> Job:
@@ -94,7 +86,7 @@ def compile_program(program) -> Plan:
                 plan.add(train_job(lf, g.name, plan.jobs[states[g.dom]]))
         plan.index[lf.name] = states
         if lf.target.fisher:
-            plan.index[fisher.index_name(lf.name)] = fisher.fisher_jobs(plan, lf, lf.target.fisher)
+            plan.index[fisher_index(lf.name)] = fisher_jobs(plan, lf, lf.target.fisher)
     for sweep in program.sweeps.values():
         plan.index[sweep.name] = {str(m.index): member_job(plan, program, sweep, m).key for m in sweep.members}
     for rep in program.reps.values():
@@ -106,3 +98,28 @@ def compile_program(program) -> Plan:
         if handler is not None:
             handler.jobs(plan, program, a)
     return plan
+
+
+def fisher_index(functor: str) -> str:
+    """Where the plan's index keeps a functor's Fisher–Rao jobs ({generator: key})."""
+    return f"{functor}#fisher_rao"
+
+
+def fisher_rao_of(checkpoints: Job, train: Job, kind: str) -> Job:
+    """The Fisher–Rao length of `train`'s trajectory, from its per-epoch checkpoints."""
+    spec = {"checkpoints": checkpoints.key, "train": train.key, "fisher": kind, "code": CODE_VERSION}
+    return Job.of("fisher_rao", spec, f"Fisher–Rao length of {train.label}", (checkpoints.key,), train.origin)
+
+
+def fisher_jobs(plan: Plan, lf, kind: str) -> dict[str, str]:
+    """A `fisher_rao` job for the trajectory of every generator of `lf` as the plan trains it from
+    its domain's state; {generator: job key}. The length of a state's row is the sum over the
+    generators of the path that reaches it."""
+    keys = {}
+    for g in lf.presentation.generators:
+        if g.name in lf.segments:
+            train = generator_job(plan, lf, g.name)
+            job = fisher_rao_of(checkpoints_job(plan, train), train, kind)
+            plan.add(job)
+            keys[g.name] = job.key
+    return keys

@@ -252,10 +252,10 @@ def _probe(e, available: int) -> int:
     return size
 
 
-def validate(module, analysis) -> list[Diagnostic]:
-    """Static problems of a transfer statement; [] when the program itself has errors (reported
-    by Param's own validation)."""
-    from backends.torch import merge
+def validate(module, analysis, read=None) -> list[Diagnostic]:
+    """Static problems of a transfer statement (`read` parses it: `read_transfer` by default, the
+    merge reader for `fedavg`/`multitask`); [] when the program itself has errors (reported by
+    Param's own validation)."""
     from backends.torch.program import ProgramError, read_program
     from backends.torch.session import store_dir
 
@@ -264,10 +264,7 @@ def validate(module, analysis) -> list[Diagnostic]:
     except ProgramError:  # Param's validation reports the program's own errors
         return []
     try:
-        if analysis.method in merge.METHODS:
-            merge.read(module, program, analysis)
-        else:
-            read_transfer(module, program, analysis)
+        (read or read_transfer)(module, program, analysis)
     except ProgramError as e:
         return list(e.diagnostics)
     return []
@@ -402,10 +399,6 @@ class TransferUniversal(FunctorLaw):
 
 
 def laws(module, analysis) -> list:
-    if analysis.method in ("fedavg", "multitask"):
-        from backends.torch.merge import laws as merge_laws
-
-        return merge_laws(module, analysis)
     subject = analysis.subject
     if analysis.name is None or subject.kind != "part":
         return []

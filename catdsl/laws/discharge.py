@@ -186,9 +186,13 @@ def _decide_cells(ctx: Context, lhs, rhs) -> Verdict:
     (interchange and the declared 2-cell equations, `catdsl.semantics.free2`)."""
     target = ctx.module.presentations[ctx.target]
     free_1cells = not any(e.dimension == 1 for e in target.equations)
-    d = free2.decide2(target.computad, lhs, rhs, free_1cells=free_1cells)
+    key = ("computad", target.name)
+    if key not in ctx.module.memo:  # the 2-cells with the 2-cell equations as rewrite rules
+        ctx.module.memo[key] = free2.Computad(
+            target.cells, [(e.name, e.lhs, e.rhs) for e in target.equations if e.dimension == 2])
+    c = ctx.module.memo[key]
+    d = free2.decide2(c, lhs, rhs, free_1cells=free_1cells)
     if d.status == "refuted":
-        c = target.computad
         return Verdict("refuted", "rewriting", witness=f"{d.reason}: `{c.render(d.lhs_normal)}` vs "
                        f"`{c.render(d.rhs_normal)}`")
     return Verdict(d.status, "rewriting", witness=None if d.status == "proved" else d.reason)

@@ -188,13 +188,6 @@ class Presentation:
         eqs = [(e.name, e.lhs, e.rhs) for e in self.equations if e.dimension == 1]
         return RewriteSystem(self.generators, eqs)
 
-    @cached_property
-    def computad(self):
-        """The 2-cells with the 2-cell equations as rewrite rules (`catdsl.semantics.free2`)."""
-        from catdsl.semantics.free2 import Computad
-
-        return Computad(self.cells, [(e.name, e.lhs, e.rhs) for e in self.equations if e.dimension == 2])
-
     def pullback_names(self) -> set[str]:
         """Objects and legs a pullback or pushout introduces (a functor may leave them unmapped,
         to have them computed in its target)."""

@@ -4,7 +4,6 @@ uninterrupted run ends; its progress record is never taken for a finished job.""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
