@@ -110,6 +110,8 @@ def _learning_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-runs", type=int, default=128, help="limit on runs in one sweep")
     p.add_argument("--max-params", type=int, default=5_000_000, help="limit on model parameters")
     p.add_argument("--max-probe", type=int, default=2048, help="limit on the probe set of Rep")
+    p.add_argument("--max-file-size", type=int, metavar="BYTES",
+                   help="limit on the size of the file and of each import (default 262,144)")
     p.add_argument("--max-size", type=int, default=4096,
                    help="limit on a dimension or a finite set's size in a value (Vect, FinSet)")
     p.add_argument("--max-grid", type=int, default=1_000_000, help="limit on the points of a persistence grid")
@@ -166,21 +168,28 @@ def _report_diagnostics(err, sources: dict[str, str], fmt: str) -> int:
     return EXIT_INPUT
 
 
-def _load(path: str, import_root: str | None = None):
-    """Read, parse and elaborate; returns (module | None, text, DiagnosticError | None)."""
+def _load(path: str, import_root: str | None = None, max_bytes: int | None = None):
+    """Read, parse and elaborate; returns (module | None, text, DiagnosticError | None). A file
+    over `max_bytes` (`--max-file-size`) is E401 before it is read: parsing is what it costs."""
     from catdsl.diagnostics import Diagnostic, DiagnosticError
-    from catdsl.semantics.elaborate import elaborate
+    from catdsl.semantics.elaborate import MAX_FILE_BYTES, elaborate
     from catdsl.span import Span
     from catdsl.syntax.parse import parse
 
+    limit = max_bytes or MAX_FILE_BYTES
     try:
+        size = os.stat(path).st_size
+        if size > limit:
+            return None, "", DiagnosticError([Diagnostic(
+                "E401", f"`{path}` has {size:,} bytes, over the limit of {limit:,}", Span(path, 1, 1, 1, 1),
+                hints=("raise it with --max-file-size N (parsing reads about 30,000 tokens a second)",))])
         text = _read(path)
     except (OSError, UnicodeDecodeError) as e:
         msg = getattr(e, "strerror", None) or str(e)
         return None, "", DiagnosticError([Diagnostic("E901", f"cannot read `{path}`: {msg}",
                                                      Span(path, 1, 1, 1, 1))])
     try:
-        return elaborate(parse(text, path), path, text, import_root), text, None
+        return elaborate(parse(text, path), path, text, import_root, limit), text, None
     except DiagnosticError as err:
         return None, text, err
 
@@ -209,7 +218,7 @@ def _backend_command(args) -> int:
             return backend.command("runs")(args)
         except DiagnosticError as err:  # a store that cannot be read (E902)
             return _report_diagnostics(err, {}, "text")
-    module, text, err = _load(args.file, getattr(args, "import_root", None))
+    module, text, err = _load(args.file, getattr(args, "import_root", None), getattr(args, "max_file_size", None))
     if err is not None:
         return _report_diagnostics(err, {args.file: text}, "text")
     _hand_settings(module, args)
@@ -261,7 +270,7 @@ def _check(args) -> int:
     prepared, codes = [], []
     entries: dict[int, dict] = {}  # --format json: each file's entry, in command-line order
     for index, path in enumerate(args.files):
-        module, text, err = _load(path, getattr(args, "import_root", None))
+        module, text, err = _load(path, getattr(args, "import_root", None), getattr(args, "max_file_size", None))
         selection = None
         if err is None:
             _hand_settings(module, args)

@@ -95,3 +95,17 @@ def test_a_chain_of_a_thousand_imports_is_an_error_not_a_recursion_error(tmp_pat
     status = main(["check", str(tmp_path / "f0.cat")])
     err = capsys.readouterr().err
     assert status == 2 and "error[E901]" in err and "nest more than 64 deep" in err
+
+
+def test_a_file_over_the_size_limit_is_refused_before_it_is_read(tmp_path, capsys):
+    # a 300 KB literal matrix: parsing it would take seconds, so it is refused unless asked for
+    n = 300
+    rows = ", ".join("[" + ", ".join(str((i * 7 + j) % 10) for j in range(n)) + "]" for i in range(n))
+    text = f"category C {{ objects A; f : A -> A }}\nfunctor V : C -> Vect {{ A |-> R^{n}; f |-> [{rows}] }}\n"
+    path = tmp_path / "big.cat"
+    path.write_text(text)
+    assert len(text) > 256 * 1024
+    assert main(["check", "--only", "V.map_id", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "error[E401]" in err and "over the limit of 262,144" in err and "--max-file-size" in err
+    assert main(["check", "--max-file-size", str(len(text) + 1), "--only", "V.map_id", str(path)]) == 0
