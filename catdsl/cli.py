@@ -112,7 +112,7 @@ def _learning_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-probe", type=int, default=2048, help="limit on the probe set of Rep")
     p.add_argument("--max-file-size", type=int, metavar="BYTES",
                    help="limit on the size of the file and of each import (default 262,144)")
-    p.add_argument("--max-size", type=int, default=4096,
+    p.add_argument("--max-size", type=int, default=2048,
                    help="limit on a dimension or a finite set's size in a value (Vect, FinSet)")
     p.add_argument("--max-grid", type=int, default=1_000_000, help="limit on the points of a persistence grid")
 

@@ -93,7 +93,7 @@ def note_divisor(y: Any) -> None:
 # of numbers may have at most MAX_DIGITS digits (`9^9^9` would have 370 million); a dimension or
 # a finite set's size is at most `--max-size` (the CLI hands it over as `limits["size"]`).
 MAX_DIGITS = 1000
-MAX_SIZE = 4096
+MAX_SIZE = 2048  # I(2048) checks in about 3 s in 0.34 GB here; I(4096) took 7.5 s and 1.1 GB
 
 _LIMITS: ContextVar[Mapping[str, int]] = ContextVar("limits", default=MappingProxyType({}))
 
