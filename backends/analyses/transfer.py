@@ -2,7 +2,9 @@
 `transfer T = pullback(source = Run.f, along = adapter(…), data = D)` trains the pullback
 φ_T = φ_S ∘ f and its baselines (`backends.torch.transfer`) and checks `T.universal`;
 `fedavg(…)` and `multitask(…)` merge client models (a colimit, `M.cocone`) and train a shared
-trunk with task heads (a limit, `MT.limit`) (`backends.torch.merge`, §8.10)."""
+trunk with task heads (a limit, `MT.limit`) (`backends.torch.merge`, §8.10); `fibre(…)` computes
+the ε-fibre product of two representations with model stitching (`P.universal`;
+`backends.torch.fibre`, §8.14)."""
 
 from __future__ import annotations
 
@@ -10,6 +12,20 @@ from catdsl.diagnostics import Diagnostic
 
 METHOD_ORDER = ("pullback", "fine_tune", "linear_probe", "scratch")
 MERGES = ("fedavg", "multitask")  # limits and colimits of learners: backends.torch.merge
+FIBRES = ("fibre",)  # the numeric pullback of two representations: backends.torch.fibre
+
+
+def _other(method: str):
+    """The module of a method that is not the adapter pullback (None for `pullback`)."""
+    if method in MERGES:
+        from backends.torch import merge
+
+        return merge
+    if method in FIBRES:
+        from backends.torch import fibre
+
+        return fibre
+    return None
 
 
 class Transfer:
@@ -17,18 +33,16 @@ class Transfer:
     def validate(module, analysis) -> list[Diagnostic]:
         from backends.torch.transfer import validate
 
-        if analysis.method in MERGES:
-            from backends.torch import merge
-
-            return validate(module, analysis, read=merge.read)
+        other = _other(analysis.method)
+        if other is not None:
+            return validate(module, analysis, read=other.read)
         return validate(module, analysis)
 
     @staticmethod
     def laws(module, analysis) -> list:
-        if analysis.method in MERGES:
-            from backends.torch.merge import laws
-
-            return laws(module, analysis)
+        other = _other(analysis.method)
+        if other is not None:
+            return other.laws(module, analysis)
         from backends.torch.transfer import laws
 
         return laws(module, analysis)
@@ -37,10 +51,9 @@ class Transfer:
     def jobs(plan, program, analysis) -> None:
         from backends.torch.transfer import add_jobs, read_transfer
 
-        if analysis.method in MERGES:
-            from backends.torch import merge
-
-            merge.add_jobs(plan, program, merge.read(program.module, program, analysis))
+        other = _other(analysis.method)
+        if other is not None:
+            other.add_jobs(plan, program, other.read(program.module, program, analysis))
             return
 
         add_jobs(plan, program, read_transfer(program.module, program, analysis))
@@ -51,10 +64,9 @@ class Transfer:
         "universal": {"verdict", "residual", …}}`, read from the finished jobs of the run."""
         from backends.torch.transfer import UNIVERSAL_TOL, read_transfer, universal_of, verdict
 
-        if analysis.method in MERGES:
-            from backends.torch import merge
-
-            return merge.report(analysis, session)
+        other = _other(analysis.method)
+        if other is not None:
+            return other.report(analysis, session)
         spec = read_transfer(session.program.module, session.program, analysis)
         methods = {}
         for method, key in session.plan.index[analysis.name].items():
@@ -78,10 +90,9 @@ class Transfer:
         from rich.table import Table
         from rich.text import Text
 
-        if analysis.method in MERGES:
-            from backends.torch import merge
-
-            return merge.show(analysis, report, console)
+        other = _other(analysis.method)
+        if other is not None:
+            return other.show(analysis, report, console)
 
         def number(v, fmt="{:.4f}"):
             return "-" if v is None else fmt.format(v)

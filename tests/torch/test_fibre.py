@@ -1,0 +1,127 @@
+"""The numeric pullback of two representations (docs/language.md §8.14): the ε-fibre product of
+probe pairs, its projections, model stitching as the mediating map, the law `P.universal`, and
+diagnostics at the place."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from catdsl.cli import main
+
+RUNS = """
+data digits = dataset("digits", limit = 600)
+model mlp   = Linear(64, 32) >> ReLU >> Linear(32, 10)
+model wide  = Linear(64, 16) >> ReLU >> Linear(16, 10)
+
+category Training {
+  objects init, final
+  fit : init -> final
+}
+
+functor A : Training -> Param(mlp, digits) {
+  init |-> init(seed = 0)
+  fit  |-> adam(lr = 0.01, batch = 32, epochs = 1, seed = 0)
+}
+
+functor Again : Training -> Param(mlp, digits) {
+  init |-> init(seed = 0)
+  fit  |-> adam(lr = 0.01, batch = 32, epochs = 1, seed = 0)
+}
+
+functor B : Training -> Param(mlp, digits) {
+  init |-> init(seed = 1)
+  fit  |-> adam(lr = 0.01, batch = 32, epochs = 1, seed = 1)
+}
+
+functor W : Training -> Param(wide, digits) {
+  init |-> init(seed = 0)
+  fit  |-> adam(lr = 0.01, batch = 32, epochs = 1, seed = 0)
+}
+"""
+
+
+def _run(tmp_path, capsys, text, *extra, command="run"):
+    path = tmp_path / "t.cat"
+    path.write_text(text)
+    code = main([command, "--format", "json", "--store", str(tmp_path / "store"), *extra, str(path)])
+    out, err = capsys.readouterr()
+    return code, (json.loads(out) if out.strip().startswith("{") else None), err
+
+
+def test_the_fibre_product_of_identical_and_of_unrelated_representations(tmp_path, capsys):
+    """Two runs of one model from one state have identical features: at ε = 0 the fibre product
+    holds the whole diagonal and stitching is exact. An unrelated representation (another seed)
+    gives far fewer pairs at the same ε."""
+    code, report, err = _run(tmp_path, capsys, RUNS + """
+transfer Zero  = fibre(source = A.final, other = Again.final, data = digits, eps = 0)
+transfer Same  = fibre(source = A.final, other = Again.final, data = digits, eps = 2.5, layer = -2)
+transfer Other = fibre(source = A.final, other = B.final, data = digits, eps = 2.5, layer = -2)
+""")
+    assert code == 0, err
+    zero, same, other = (report["analyses"][k] for k in ("Zero", "Same", "Other"))
+    assert zero["kind"] == "transfer" and zero["method"] == "fibre" and zero["legs"] == ["A.final", "Again.final"]
+    n = zero["probe"]
+    assert zero["eps"] == 0 and zero["diagonal"] == n and zero["pairs"] >= n
+    assert zero["projections"]["p1"]["image"] == n and zero["projections"]["p2"]["image"] == n
+    assert zero["projections"]["defect"] == 0
+    for r in (zero, same):
+        s = r["stitching"]
+        assert s["residual"] < 1e-9 and s["identity"] == 0
+        assert s["stitched"] == s["accuracy"]["Again.final"]
+        assert r["universal"]["verdict"].startswith("passed")
+    assert same["diagonal"] == n and same["pairs"] > zero["pairs"]
+    assert same["projections"]["defect"] <= 2.5
+    assert other["pairs"] * 5 < same["pairs"] and other["diagonal"] < n // 5
+    # unrelated features are nearly a linear function of each other: stitching mediates them
+    assert other["stitching"]["identity"] > 0.5 and other["stitching"]["residual"] < 0.5
+    assert set(other["universal"]) >= {"verdict", "residual", "cones", "factored", "control", "tol"}
+
+
+def test_the_universal_property_is_a_law(tmp_path, capsys):
+    code, report, err = _run(tmp_path, capsys, RUNS + """
+transfer Same  = fibre(source = A.final, other = Again.final, data = digits, eps = 0.5)
+transfer Empty = fibre(source = A.final, other = B.final, data = digits, eps = 0.01)
+transfer All   = fibre(source = A.final, other = B.final, data = digits, eps = 1000)
+transfer Other = fibre(source = A.final, other = B.final, data = digits, eps = 3)
+check Same.universal
+check Empty.universal
+check All.universal
+check Other.universal with tol = 0.001
+""", command="check")
+    laws = {o["name"]: o for o in report["obligations"] if o["name"].endswith(".universal")}
+    assert laws["Same.universal"]["verdict"].startswith("passed"), err
+    assert laws["Empty.universal"]["verdict"].startswith("error") and "P is empty" in laws["Empty.universal"]["witness"]
+    assert laws["All.universal"]["verdict"].startswith("error") and "every pair" in laws["All.universal"]["witness"]
+    other = laws["Other.universal"]
+    assert other["verdict"].startswith("failed") and "stitching residual" in other["witness"]
+    assert code == 1
+
+
+def test_sub_cones_factor_and_random_pairs_do_not():
+    import torch
+
+    from backends.torch.fibre import fibre_pairs, universal, verdict
+
+    f = torch.randn(40, 5, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    pairs, dist = fibre_pairs(f, f, 1e-12)
+    assert sorted(map(tuple, pairs.tolist())) == [(i, i) for i in range(40)]
+    u = universal(pairs, dist, 1e-12, f, f)
+    assert u["factored"] == u["cones"] == 8 and u["unique"] and u["residual"] == 0 and u["control"] < 0.2
+    assert verdict(u, 0.25, 1e-12, len(pairs)).status == "passed"
+
+
+@pytest.mark.parametrize("statement, needle", [
+    ("transfer P = fibre(source = A.final, data = digits, eps = 0.5)", "names its right leg `other`"),
+    ("transfer P = fibre(source = A.final, other = B.final, data = digits)", "needs `eps`"),
+    ("transfer P = fibre(source = A.final, other = B.final, data = digits, eps = -1)", "`eps` is a number"),
+    ("transfer P = fibre(source = A.final, other = B.final, data = digits, eps = 1, colour = red)",
+     "`fibre` has no option `colour`"),
+    ("transfer P = fibre(source = A.final, other = B.final, data = digits, eps = 1, layer = 7)", "`layer` is an index"),
+    ("transfer P = fibre(source = A.final, other = W.final, data = digits, eps = 1)", "width 32 and 16"),
+    ("transfer P = fibre(source = A.final, other = B.final, data = nothing, eps = 1)", "is a declared data set"),
+])
+def test_bad_fibres_are_e404_at_the_place(tmp_path, capsys, statement, needle):
+    code, _, err = _run(tmp_path, capsys, RUNS + statement + "\n")
+    assert code == 2 and "error[E404]" in err and needle in err, err
