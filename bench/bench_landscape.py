@@ -15,7 +15,7 @@ import time
 
 import torch
 
-from backends.sublevel import diagram
+from backends.persistence.sublevel import diagram
 from backends.torch.data import DataSpec, load_dataset
 from backends.torch.landscape import choose_method, coordinates, evaluate_plane, plane_of
 from backends.torch.models import Linear, ReLU, Sequential

@@ -1,5 +1,5 @@
 """Sublevel persistence of symbolic landscapes (`persistence … by sublevel(…)`) and of sampled
-grids (`backends.sublevel`): known diagrams within the grid's resolution, the elder rule, the
+grids (`backends.persistence.sublevel`): known diagrams within the grid's resolution, the elder rule, the
 essential-class and noise conventions, distances, diagnostics, and no torch on this path."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from backends.sublevel import bottleneck, diagram, total_persistence, wasserstein
+from backends.persistence.sublevel import bottleneck, diagram, total_persistence, wasserstein
 from catdsl.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -225,7 +225,7 @@ def test_one_dimensional_diagrams_follow_the_elder_rule(values):
 
 
 def test_plots_of_a_report_are_pngs(tmp_path, capsys):
-    from backends.persistence_plots import diagram_plot, heat_map
+    from backends.persistence.plots import diagram_plot, heat_map
 
     r = _analysis(tmp_path, capsys, "(x, y) |-> (x^2 - 1)^2 + y^2 + 0.2 * x", "[[-2, 2], [-1, 1]]", grid=21)
     diagram_plot(r, tmp_path / "d.png", "double well")

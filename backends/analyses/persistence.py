@@ -5,13 +5,13 @@ Two methods:
 - `persistence P of Paths(loss = (x, y) |-> …) by sublevel(box = [[x0, x1], [y0, y1]], grid = N)`
   (or `of F` for a functor F into such a Paths): the loss is sampled on the grid from its
   sympy expression (`backends.symbolic.landscape`) and its sublevel persistence computed at
-  report time (`backends.sublevel`); no job, no torch.
+  report time (`backends.persistence.sublevel`); no job, no torch.
 - `persistence P of S by landscape(plane = filter | runs | pca, grid = N, radius = r,
   metric = loss | error)` of a sweep S, or of one state `Run.X` (a generator `Run.g`: the
   state it ends at, or with `plane = pca` its trajectory): `landscape` jobs sample the grids
   (`backends.torch.landscape`), kept in the run store; the report computes their diagrams and,
   over a sweep, how well total persistence and the baselines (ℓ2 norm, filter-normalized
-  sharpness, Hessian trace) predict the generalization gap (`backends.generalization`).
+  sharpness, Hessian trace) predict the generalization gap (`backends.persistence.statistics`).
 
 Options common to both: `noise = c` (absolute threshold of the noise flag; default the grid's
 local resolution) and `p` (of total persistence, default 1; `inf` for the longest bar).
@@ -112,7 +112,7 @@ def _sublevel(module, analysis):
 
 
 def _sublevel_report(module, analysis) -> dict:
-    from backends.sublevel import diagram
+    from backends.persistence.sublevel import diagram
 
     s, axes, values, noise, p, essential = _sublevel(module, analysis)
     d = diagram(values, axes, noise)
@@ -122,7 +122,7 @@ def _sublevel_report(module, analysis) -> dict:
 
 
 def _summary(d, p: float, essential: str = "exclude") -> dict:
-    from backends.sublevel import total_persistence
+    from backends.persistence.sublevel import total_persistence
 
     dims = range(max(len(d.axes), 1))
     return {"total_persistence": total_persistence(d, p, essential=essential),
@@ -298,7 +298,7 @@ def _gap(metrics: dict) -> dict:
 def _landscape_report(module, analysis, session) -> dict:
     import numpy as np
 
-    from backends.sublevel import diagram
+    from backends.persistence.sublevel import diagram
     from catdsl.analysis import key_of
 
     opts = landscape_options(module, analysis)
@@ -339,7 +339,7 @@ MEASURES = ("total_persistence", "l2_norm", "sharpness", "hessian_trace")
 
 
 def _statistics(runs: list[dict], hyper: list[dict]) -> dict:
-    from backends.generalization import statistics
+    from backends.persistence.statistics import statistics
 
     gap = [r.get("gap") if r.get("gap") is not None else float("nan") for r in runs]
     loss_gap = [r.get("loss_gap") if r.get("loss_gap") is not None else float("nan") for r in runs]

@@ -2,7 +2,7 @@
 [y0, y1]], grid = N)` — the loss of a `Paths` value (or of the target of a functor into Paths),
 built from the AST as a sympy expression (`build.to_sympy`, never text), sampled on a regular
 grid of N points per variable by `numeric.compile_numeric` (a tree walk: no `exec`), for the
-sublevel persistence of `backends.sublevel`. 1, 2 and 3 variables.
+sublevel persistence of `backends.persistence.sublevel`. 1, 2 and 3 variables.
 
 Every problem is a `BackendError` at its place: a box that is not two increasing numbers per
 variable or a grid that is not an integer ≥ 2 (E311), a grid over `--max-grid` points (E401,

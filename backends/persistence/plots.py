@@ -2,7 +2,7 @@
 minima (births) and saddles (deaths) of its bars marked, and the scatter of the generalization
 gap against each measure of a sweep.
 
-    python -m backends.persistence_plots REPORT.json OUT_DIR [--store DIR]
+    python -m backends.persistence.plots REPORT.json OUT_DIR [--store DIR]
 
 REPORT.json is the output of `catdsl run FILE --format json`; the heat maps of landscapes read
 their grids from the run store (`--store`, default `.catdsl/` beside the file). matplotlib is
@@ -132,7 +132,7 @@ def plot_report(run: dict, out: Path, store_dir: Path | None) -> list[Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m backends.persistence_plots")
+    ap = argparse.ArgumentParser(prog="python -m backends.persistence.plots")
     ap.add_argument("report")
     ap.add_argument("out")
     ap.add_argument("--store")
