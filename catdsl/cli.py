@@ -387,14 +387,6 @@ def _selection(module, options, only):
     return select(module, laws, options, tuple(only)), laws
 
 
-def selected_laws(module, only: list[str]) -> list:
-    """The laws `catdsl check --only …` would discharge (for tests and the Python API)."""
-    from catdsl.laws.options import Options
-
-    selection, _ = _selection(module, Options(), only)
-    return [law for law, _ in selection.laws]
-
-
 def _fmt(args) -> int:
     from catdsl.diagnostics import DiagnosticError
     from catdsl.syntax.parse import parse_with_comments

@@ -14,7 +14,6 @@ Smooth) is E315 at the declaration that needs it.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
 from catdsl.backend import (
@@ -31,7 +30,7 @@ from catdsl.laws.limits import (
 from catdsl.laws.two_category import Boundary, Interchange
 from catdsl.laws.verdict import Verdict
 from catdsl.semantics import free
-from catdsl.semantics.interpret import Images, interpret, presented_images
+from catdsl.semantics.interpret import Images, interpret
 from catdsl.semantics.module import Module
 
 from backends.symbolic import finset, generic, paths, smooth
@@ -92,7 +91,7 @@ class _Interpretation:
             return
         p = module.presentations[F.source]
         self.presentation = p
-        if F.composite:
+        if F.outer:
             self._compose(module, F)
             return
         self.objects = {x: self.cat.object(img.expr, self.env) for x, img in F.objects.items()}
@@ -140,23 +139,12 @@ class _Interpretation:
         self.images = Images(self.cat, self.objects, self.arrows, self.cells)
 
     def _compose(self, module: Module, F) -> None:
-        """`G . … . K` into this category: K's images (paths and 2-cell terms of a presentation,
-        through any functors between presentations) sent on by G's interpretation."""
-        outer, first = F.composite[0], F.composite[-1]
-        G = interpretation(module, outer)
-        K = module.functors[first]
-        for middle in reversed(F.composite[1:-1]):  # presentation-valued functors between them
-            M = module.functors[middle]
-            images = presented_images(M)
-            K = dataclasses.replace(K, objects={x: dataclasses.replace(i, value=M.objects[i.value].value)
-                                                for x, i in K.objects.items()},
-                                    arrows={g: dataclasses.replace(i, value=interpret(images, i.value))
-                                            for g, i in K.arrows.items()},
-                                    cells={c: dataclasses.replace(i, value=interpret(images, i.value))
-                                           for c, i in K.cells.items()})
-        self.objects = {x: G.objects[img.value] for x, img in K.objects.items()}
-        self.arrows = {g: G.path(img.value) for g, img in K.arrows.items()}
-        self.cells = {c: G.term(img.value) for c, img in K.cells.items()}
+        """`G . F` into this category: F's images (paths and 2-cell terms of a presentation)
+        sent on by G's interpretation."""
+        G = interpretation(module, F.outer)
+        self.objects = {x: G.objects[img.value] for x, img in F.objects.items()}
+        self.arrows = {g: G.path(img.value) for g, img in F.arrows.items()}
+        self.cells = {c: G.term(img.value) for c, img in F.cells.items()}
         self.computed = set()
         self.images = Images(self.cat, self.objects, self.arrows, self.cells)
 

@@ -95,8 +95,8 @@ def mapping_of(F) -> list[tuple[str, str, bool]]:
             else:
                 out.append((name, expr(image.expr), False))
     out += [(expr(rule.pattern), expr(rule.image), False) for rule in F.rules]
-    if F.composite:
-        out.append((F.name, " . ".join(F.composite), True))
+    if F.outer:  # `G . F` into a semantic category: the images above, then G's
+        out.append((F.name, f"{F.outer} . (the images above)", True))
     return out
 
 

@@ -127,57 +127,43 @@ def _naturality(law: Naturality, ctx: Context) -> Verdict:
     return _decide_paths(_system(ctx), lhs, rhs)
 
 
+def _same(system: free.RewriteSystem, a: free.Path, b: free.Path) -> bool:
+    """Parallel paths equal modulo the target's equations."""
+    return (a.dom, a.cod) == (b.dom, b.cod) and free.decide(system, a, b).status == "proved"
+
+
 def _declared_pullback(law: PullbackUniversal, ctx: Context) -> Verdict:
-    """A presentation has no limits but those it declares: F's cone is universal when F sends it
-    onto a pullback the target declares (same apex, projections and cospan, modulo equations)."""
-    m, system = ctx.module, _system(ctx)
-    F: Functor = m.functors[law.functor]
-    pb = law.pullback
-    target = m.presentations[F.target]
-    apex = F.objects[pb.apex].value
-    f, g = image_path(F, pb.f), image_path(F, pb.g)
-    left, right = F.arrows[pb.left].value, F.arrows[pb.right].value
-    for q in target.pullbacks:
-        if q.apex != apex:
-            continue
-        ql = free.generator_path(target.generator[q.left])
-        qr = free.generator_path(target.generator[q.right])
-        # the declared cone, or the same cone read the other way round (swapping the legs of
-        # a pullback gives a pullback of the swapped cospan)
-        for pairs in ([(left, ql), (right, qr), (f, q.f), (g, q.g)],
-                      [(left, qr), (right, ql), (f, q.g), (g, q.f)]):
-            if all((a.dom, a.cod) == (b.dom, b.cod) and free.decide(system, a, b).status == "proved"
-                   for a, b in pairs):
-                return Verdict("proved", "declaration",
-                               witness=f"{pb.apex} goes to the pullback {q.apex} that {target.name} declares")
-    return Verdict("unknown", "knuth-bendix",
-                   witness=f"{target.name} declares no pullback that F({pb.apex}) is; a presentation "
-                           "has no other universal properties")
+    return _declared_cone(law.functor, law.pullback, "pullback", ctx)
 
 
 def _declared_pushout(law: PushoutUniversal, ctx: Context) -> Verdict:
-    """Dually: F's cocone is universal when F sends it onto a pushout the target declares (same
-    apex, injections and span modulo equations, in either orientation)."""
+    return _declared_cone(law.functor, law.pushout, "pushout", ctx)
+
+
+def _declared_cone(functor: str, cone, what: str, ctx: Context) -> Verdict:
+    """A presentation has no limits or colimits but those it declares: F's (co)cone is universal
+    when F sends it onto a pullback (pushout) the target declares — same apex, legs and
+    (co)span modulo equations, read either way round (swapping the legs of a pullback gives a
+    pullback of the swapped cospan, and dually)."""
     m, system = ctx.module, _system(ctx)
-    F: Functor = m.functors[law.functor]
-    po = law.pushout
+    F: Functor = m.functors[functor]
     target = m.presentations[F.target]
-    apex = F.objects[po.apex].value
-    f, g = image_path(F, po.f), image_path(F, po.g)
-    left, right = F.arrows[po.left].value, F.arrows[po.right].value
-    for q in target.pushouts:
+    apex = F.objects[cone.apex].value
+    f, g = image_path(F, cone.f), image_path(F, cone.g)
+    left, right = F.arrows[cone.left].value, F.arrows[cone.right].value
+    declared = target.pullbacks if what == "pullback" else target.pushouts
+    for q in declared:
         if q.apex != apex:
             continue
         ql = free.generator_path(target.generator[q.left])
         qr = free.generator_path(target.generator[q.right])
         for pairs in ([(left, ql), (right, qr), (f, q.f), (g, q.g)],
                       [(left, qr), (right, ql), (f, q.g), (g, q.f)]):
-            if all((a.dom, a.cod) == (b.dom, b.cod) and free.decide(system, a, b).status == "proved"
-                   for a, b in pairs):
+            if all(_same(system, a, b) for a, b in pairs):
                 return Verdict("proved", "declaration",
-                               witness=f"{po.apex} goes to the pushout {q.apex} that {target.name} declares")
+                               witness=f"{cone.apex} goes to the {what} {q.apex} that {target.name} declares")
     return Verdict("unknown", "knuth-bendix",
-                   witness=f"{target.name} declares no pushout that F({po.apex}) is; a presentation "
+                   witness=f"{target.name} declares no {what} that F({cone.apex}) is; a presentation "
                            "has no other universal properties")
 
 
@@ -253,7 +239,7 @@ def _declared_limit(law, ctx: Context) -> Verdict:
     m, system = ctx.module, _system(ctx)
     F: Functor = m.functors[law.functor]
     target = m.presentations[F.target]
-    same = lambda a, b: (a.dom, a.cod) == (b.dom, b.cod) and free.decide(system, a, b).status == "proved"  # noqa: E731
+    same = lambda a, b: _same(system, a, b)  # noqa: E731
     gen = lambda name: free.generator_path(target.generator[name])  # noqa: E731
     obj = lambda x: F.objects[x].value  # noqa: E731
     arrow = lambda x: F.arrows[x].value  # noqa: E731

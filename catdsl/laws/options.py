@@ -168,12 +168,6 @@ def select(module, laws: list[Law], run: Options = Options(), only: tuple[str, .
     return Selection(tuple((laws[i], _resolve(run, given[i])) for i in picked), ())
 
 
-def options_for(module, law: Law, run: Options = Options()) -> LawOptions:
-    """The options `law` is discharged with (for a law checked on its own, as tests do)."""
-    sel = select(module, [law], run)
-    return sel.laws[0][1] if sel.laws else _resolve(run, {})
-
-
 def _resolve(run: Options, given: dict[str, Any]) -> LawOptions:
     return LawOptions(samples=given.get("samples", run.samples), tol=float(given.get("tol", run.tol)),
                       seed=given.get("seed", run.seed), store=run.store, given=dict(given))

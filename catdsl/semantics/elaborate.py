@@ -981,7 +981,7 @@ class Elaborator:
                 raise self.error("E215", f"`{key}`: composites into `{G.target.name}` are not supported in "
                                  "this version", span, f"map into `{G.target.name}` directly")
             return Functor(key, F.source, G.target, dict(F.objects), dict(F.arrows), dict(F.cells),
-                           span=span, composite=(G.name, *(F.composite or (F.name,))))
+                           span=span, outer=G.name)
         images = presented_images(G)
         objects = {x: Image(x, img.expr, G.objects[img.value].value, span=img.span)
                    for x, img in F.objects.items() if img.value in G.objects}
@@ -1219,7 +1219,7 @@ class Elaborator:
 def _same_functor(F: Functor, G: Functor) -> bool:
     """Whether two functors between presentations do the same to objects, generators and cells."""
     values = lambda H, part: {k: v.value for k, v in getattr(H, part).items()}  # noqa: E731
-    return (F.source, F.target) == (G.source, G.target) and F.composite == G.composite and all(
+    return (F.source, F.target) == (G.source, G.target) and F.outer == G.outer and all(
         values(F, part) == values(G, part) for part in ("objects", "arrows", "cells"))
 
 

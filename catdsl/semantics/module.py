@@ -239,9 +239,10 @@ class Functor:
     rules: tuple[Rule, ...] = ()
     definition: A.Expr | None = None  # `functor L : P -> R = features(...)`
     span: Span = _span()
-    # `G . F` into a semantic category: the functors it composes, G first (applicative order);
-    # its images are those of the last one's images under the others (the backend composes them)
-    composite: tuple[str, ...] = ()
+    # `G . F` into a semantic category: the functor G out of a presentation whose
+    # interpretation the backend applies to this functor's own images (those of F, or of the
+    # already computed composite of the functors between presentations)
+    outer: str | None = None
     # made by elaboration for a composite or identity named only inside a transformation's type
     # (`η : id(A) => G . F`): its functoriality holds by construction, so it implies no laws
     derived: bool = False
