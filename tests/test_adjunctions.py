@@ -5,11 +5,10 @@ free categories of presentations. Each case's answer is derived by hand from the
 
 from __future__ import annotations
 
-import json
 
 import pytest
 
-from catdsl.cli import main
+from checking import check_obligations
 
 # F ⊣ G where B is a point: Hom_B(F x, P) has one element and so has Hom_A(x, Y), because Y is
 # terminal in the walking arrow X -> Y; the unit is (f, id), the counit id.
@@ -70,19 +69,8 @@ monad M : T {
 """
 
 
-def _check(tmp_path, capsys, text):
-    path = tmp_path / "a.cat"
-    path.write_text(text)
-    code = main(["check", "--format", "json", str(path)])
-    out = capsys.readouterr().out
-    if code == 2:
-        main(["check", str(path)])
-        return code, None, capsys.readouterr().err
-    return code, {o["name"]: o for o in json.loads(out)["obligations"]}, ""
-
-
 def test_an_adjunction_into_a_point_satisfies_the_triangle_identities(tmp_path, capsys):
-    code, laws, err = _check(tmp_path, capsys, TERMINAL.replace("EXTRA_F", "").replace("EXTRA", ""))
+    code, laws, err = check_obligations(tmp_path, capsys, TERMINAL.replace("EXTRA_F", "").replace("EXTRA", ""))
     assert code == 0, err
     assert {n: o["verdict"] for n, o in laws.items() if n.startswith("adj.")} == {
         "adj.triangle_left[X]": "proved", "adj.triangle_left[Y]": "proved", "adj.triangle_right[P]": "proved"}
@@ -91,7 +79,7 @@ def test_an_adjunction_into_a_point_satisfies_the_triangle_identities(tmp_path, 
 def test_a_second_arrow_makes_the_unit_unnatural(tmp_path, capsys):
     # with g : X -> Y too, Y is no longer terminal: naturality at g asks id . f = g . id
     text = TERMINAL.replace("EXTRA_F", "g |-> id").replace("EXTRA", "g : X -> Y")
-    code, laws, _ = _check(tmp_path, capsys, text)
+    code, laws, _ = check_obligations(tmp_path, capsys, text)
     assert code == 1
     assert laws["eta.naturality[g]"]["verdict"] == "refuted"
     assert laws["eta.naturality[f]"]["verdict"] == "proved"
@@ -99,13 +87,13 @@ def test_a_second_arrow_makes_the_unit_unnatural(tmp_path, capsys):
 
 def test_a_unit_of_the_wrong_type_is_a_static_error(tmp_path, capsys):
     text = TERMINAL.replace("EXTRA_F", "").replace("EXTRA", "").replace("unit |-> eta", "unit |-> eps")
-    code, _, err = _check(tmp_path, capsys, text)
+    code, _, err = check_obligations(tmp_path, capsys, text)
     assert code == 2 and "error[E208]" in err and "must be id(A) => G . F" in err
 
 
 @pytest.mark.parametrize("mu, verdict", [("id", "proved")])
 def test_the_reflection_monad(tmp_path, capsys, mu, verdict):
-    code, laws, err = _check(tmp_path, capsys, REFLECTION.replace("MU", mu))
+    code, laws, err = check_obligations(tmp_path, capsys, REFLECTION.replace("MU", mu))
     assert code == 0, err
     for x in ("X", "R"):
         for law in ("associativity", "left_unit", "right_unit"):
@@ -135,7 +123,7 @@ monad M : T {
   mult |-> m
 }
 """
-    code, laws, _ = _check(tmp_path, capsys, text)
+    code, laws, _ = check_obligations(tmp_path, capsys, text)
     assert code == 1
     assert laws["M.associativity[Z]"]["verdict"] == "proved"
     assert laws["M.left_unit[Z]"]["verdict"] == "refuted" and laws["M.right_unit[Z]"]["verdict"] == "refuted"
@@ -148,14 +136,14 @@ transformation etaT : T => T . T = eta * T
 transformation back : T => T = mu . Teta
 transformation two : id(C) => T . T = eta * eta
 """
-    code, laws, err = _check(tmp_path, capsys, text)
+    code, laws, err = check_obligations(tmp_path, capsys, text)
     assert code == 0, err
     # T(η) and η_T are natural; μ . T(η) = id_T componentwise, and the horizontal composite
     # η * η has components η_{T x} . η_x
     for t in ("Teta", "etaT", "back", "two"):
         assert laws[f"{t}.naturality[r]"]["verdict"] == "proved"
     wrong = REFLECTION.replace("MU", "id") + "transformation bad : id(C) => T = T * eta\n"
-    code, _, err = _check(tmp_path, capsys, wrong)
+    code, _, err = check_obligations(tmp_path, capsys, wrong)
     assert code == 2 and "error[E208]" in err and "is declared id(C) => T" in err
 
 

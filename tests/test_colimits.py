@@ -10,12 +10,11 @@ A = {a1, a2}, B = {b}, f c = a1, g c = b it has the two elements [a1 = b] and [a
 
 from __future__ import annotations
 
-import json
 
-from catdsl.cli import main
 from catdsl.laws.catalogue import obligations
 from catdsl.semantics.elaborate import elaborate
 from catdsl.syntax.parse import parse
+from checking import check_obligations
 
 SPAN = """
 category Span {
@@ -25,17 +24,6 @@ category Span {
   pushout (Q, i, j) of f, g
 }
 """
-
-
-def _check(tmp_path, capsys, text, *flags):
-    path = tmp_path / "f.cat"
-    path.write_text(text)
-    code = main(["check", "--format", "json", *flags, str(path)])
-    out, err = capsys.readouterr()
-    if code == 2:
-        main(["check", *flags, str(path)])
-        return code, None, capsys.readouterr().err
-    return code, {o["name"]: o for o in json.loads(out)["obligations"]}, err
 
 
 def test_a_pushout_declares_its_object_injections_and_square():
@@ -85,10 +73,10 @@ functor F : Span -> FinSet {
 
 
 def test_a_mapped_pushout_in_finset_is_decided_exactly(tmp_path, capsys):
-    code, laws, _ = _check(tmp_path, capsys, FINSET.replace("J", "u"))
+    code, laws, _ = check_obligations(tmp_path, capsys, FINSET.replace("J", "u"))
     assert code == 0 and laws["F.pushout[Q].universal"]["verdict"] == "proved"
     # j(b) = v: the square i f = j g fails at c
-    code, laws, _ = _check(tmp_path, capsys, FINSET.replace("J", "v"))
+    code, laws, _ = check_obligations(tmp_path, capsys, FINSET.replace("J", "v"))
     assert code == 1 and laws["F.pushout[Q].commutes"]["verdict"] == "refuted"
     assert laws["F.pushout[Q].universal"]["verdict"] == "refuted"
 
@@ -105,7 +93,7 @@ functor F : Span -> FinSet {
   h |-> {(0, a1): x, (0, a2): y}
 }
 """
-    code, laws, err = _check(tmp_path, capsys, text)
+    code, laws, err = check_obligations(tmp_path, capsys, text)
     assert code == 0, err
     assert laws["F.pushout[Q].universal"]["verdict"] == "proved"
     assert laws["F.map_comp[i, h]"]["verdict"] == "proved"
@@ -135,7 +123,7 @@ transformation η : F => G {
   B |-> [[2]]
 }
 """
-    code, laws, err = _check(tmp_path, capsys, text)
+    code, laws, err = check_obligations(tmp_path, capsys, text)
     assert code == 0, err
     assert laws["η.naturality[i]"]["verdict"] == "proved"
     assert laws["η.naturality[j]"]["verdict"] == "proved"
@@ -151,7 +139,7 @@ functor F : Span -> Smooth {
   g |-> x |-> x
 }
 """
-    code, _, err = _check(tmp_path, capsys, text)
+    code, _, err = check_obligations(tmp_path, capsys, text)
     assert code == 2 and "error[E315]" in err and "pushouts it can compute" in err
 
 
@@ -166,7 +154,7 @@ functor F : Span -> FinSet {
   g |-> [0]
 }
 """
-    code, _, err = _check(tmp_path, capsys, text)
+    code, _, err = check_obligations(tmp_path, capsys, text)
     assert code == 2 and "error[E207]" in err and "of the pushout `(Q, i, j)`" in err
 
 
@@ -194,7 +182,7 @@ functor F : Span -> T {
   j |-> l
 }
 """
-    code, laws, err = _check(tmp_path, capsys, text)
+    code, laws, err = check_obligations(tmp_path, capsys, text)
     assert code == 0, err
     assert laws["F.pushout[Q].universal"]["via"] == "declaration"
     assert laws["F.pushout[Q].commutes"]["verdict"] == "proved"
@@ -213,7 +201,7 @@ functor F : Span -> T {
   j |-> k
 }
 """
-    code, laws, err = _check(tmp_path, capsys, text)
+    code, laws, err = check_obligations(tmp_path, capsys, text)
     assert code == 0, err
     assert laws["F.pushout[Q].universal"]["verdict"] == "proved"
 
@@ -232,7 +220,7 @@ functor F : Span -> T {
   j |-> t
 }
 """
-    code, laws, err = _check(tmp_path, capsys, text)
+    code, laws, err = check_obligations(tmp_path, capsys, text)
     assert code == 1, err
     assert laws["F.pushout[Q].commutes"]["verdict"] == "proved"
     assert laws["F.pushout[Q].universal"]["verdict"] == "unknown"
@@ -250,6 +238,6 @@ functor F : Span -> T {{
   g |-> {g}
 }}
 """
-        code, laws, err = _check(tmp_path, capsys, text)
+        code, laws, err = check_obligations(tmp_path, capsys, text)
         assert code == 0, err
         assert laws["F.pushout[Q].universal"]["verdict"] == "proved"

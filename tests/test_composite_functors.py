@@ -9,11 +9,10 @@ each test's comment.
 
 from __future__ import annotations
 
-import json
 
 import pytest
 
-from catdsl.cli import main
+from checking import check_obligations
 
 PAIR = """
 category A {
@@ -45,17 +44,6 @@ transformation eta : id(A) => G . F {
 """
 
 
-def _check(tmp_path, capsys, text):
-    path = tmp_path / "f.cat"
-    path.write_text(text)
-    code = main(["check", "--format", "json", str(path)])
-    out = capsys.readouterr().out
-    if code == 2:
-        main(["check", str(path)])
-        return code, None, capsys.readouterr().err
-    return code, {o["name"]: o for o in json.loads(out)["obligations"]}, ""
-
-
 @pytest.mark.parametrize("fix, eta_y, verdict", [
     # naturality at f: (G.F)(f) . η_X = u . f  and  η_Y . f; with η_Y = u both are u . f
     ("", "u", "proved"),
@@ -64,7 +52,7 @@ def _check(tmp_path, capsys, text):
     ("eq fix : u . f = f", "id", "proved"),
 ])
 def test_naturality_of_a_unit_into_a_composite(tmp_path, capsys, fix, eta_y, verdict):
-    code, laws, err = _check(tmp_path, capsys, PAIR.replace("FIX", fix).replace("ETA_Y", eta_y))
+    code, laws, err = check_obligations(tmp_path, capsys, PAIR.replace("FIX", fix).replace("ETA_Y", eta_y))
     assert laws is not None, err
     assert laws["eta.naturality[f]"]["verdict"] == verdict
     # the derived functors `id(A)` and `G . F` hold by construction and add no laws of their own
@@ -99,21 +87,21 @@ functor H : A -> Vect = G . F
     ("[[2, 0], [0, 2]]", "refuted"),
 ])
 def test_a_composite_into_vect_respects_equations_exactly_when_the_matrices_do(tmp_path, capsys, matrix, verdict):
-    code, laws, err = _check(tmp_path, capsys, VECT.replace("M", matrix))
+    code, laws, err = check_obligations(tmp_path, capsys, VECT.replace("M", matrix))
     assert laws is not None, err
     assert laws["H.respects[twice]"]["verdict"] == verdict
 
 
 def test_identity_functor_and_composites_typed(tmp_path, capsys):
     text = VECT.replace("M", "[[1, 0], [0, 1]]") + "functor I : B -> B = id(B)\nfunctor J : A -> B = id(B) . F\n"
-    code, laws, err = _check(tmp_path, capsys, text)
+    code, laws, err = check_obligations(tmp_path, capsys, text)
     assert code == 1, err
     assert laws["H.respects[twice]"]["verdict"] == "proved" and laws["I.map_id[U]"]["verdict"] == "proved"
     assert laws["J.respects[twice]"]["verdict"] == "refuted"  # g . g . g . g vs g . g in the free B
     wrong = VECT.replace("M", "[[1, 0], [0, 1]]").replace("functor H : A -> Vect = G . F",
                                                           "functor H : A -> Vect = F . G")
-    code, _, err = _check(tmp_path, capsys, wrong)
+    code, _, err = check_obligations(tmp_path, capsys, wrong)
     assert code == 2 and "error[E203]" in err and "`F . G` does not compose" in err
     mistyped = VECT.replace("M", "[[1, 0], [0, 1]]").replace("functor H : A -> Vect", "functor H : B -> Vect")
-    code, _, err = _check(tmp_path, capsys, mistyped)
+    code, _, err = check_obligations(tmp_path, capsys, mistyped)
     assert code == 2 and "error[E208]" in err and "declared B -> Vect" in err

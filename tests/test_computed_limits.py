@@ -13,9 +13,8 @@
 
 from __future__ import annotations
 
-import json
 
-from catdsl.cli import main
+from checking import check_obligations
 
 FIBRE = """
 category C {
@@ -39,24 +38,13 @@ functor F : C -> FinSet {
 """
 
 
-def _check(tmp_path, capsys, text, *flags):
-    path = tmp_path / "f.cat"
-    path.write_text(text)
-    code = main(["check", "--format", "json", *flags, str(path)])
-    out, err = capsys.readouterr()
-    if code == 2:
-        main(["check", *flags, str(path)])
-        return code, None, capsys.readouterr().err
-    return code, {o["name"]: o for o in json.loads(out)["obligations"]}, err
-
-
 def test_a_generator_into_a_computed_apex_is_typed_against_it(tmp_path, capsys):
     # f(a) = g(b) only for a = 1 (f 1 = 1 = g 0 = g 1): P = {(1, 0), (1, 1)}
-    code, laws, _ = _check(tmp_path, capsys, FIBRE.replace("[H]", "[(1, 1)]"))
+    code, laws, _ = check_obligations(tmp_path, capsys, FIBRE.replace("[H]", "[(1, 1)]"))
     assert code == 0 and laws["F.pullback[P].universal"]["verdict"] == "proved"
     assert laws["F.map_comp[h, p]"]["verdict"] == "proved"
     # (0, 0) is not in the fibre product: the value is rejected, not silently passed
-    code, _, err = _check(tmp_path, capsys, FIBRE.replace("[H]", "[(0, 0)]"))
+    code, _, err = check_obligations(tmp_path, capsys, FIBRE.replace("[H]", "[(0, 0)]"))
     assert code == 2 and "error[E309]" in err and "(1, 0), (1, 1)" in err
 
 
@@ -82,10 +70,10 @@ functor F : C -> Vect {
 """
     # ker [2 | -1] is a line: P = R^1, whatever basis the kernel gets, and any h : R^1 -> P
     # composes with the legs of the (commuting) square
-    code, laws, err = _check(tmp_path, capsys, text)
+    code, laws, err = check_obligations(tmp_path, capsys, text)
     assert code == 0, err
     assert laws["F.respects[square]"]["verdict"] == "proved"
-    code, _, err = _check(tmp_path, capsys, text.replace("h |-> [[1]]", "h |-> [[1, 0]]"))
+    code, _, err = check_obligations(tmp_path, capsys, text.replace("h |-> [[1]]", "h |-> [[1, 0]]"))
     assert code == 2 and "error[E304]" in err
 
 
@@ -117,7 +105,7 @@ transformation swap : F => G {
   Z |-> [0]
 }
 """
-    code, laws, err = _check(tmp_path, capsys, text)
+    code, laws, err = check_obligations(tmp_path, capsys, text)
     assert code == 0, err
     for g in ("f", "g", "p", "q"):
         assert laws[f"swap.naturality[{g}]"]["verdict"] == "proved"
@@ -137,7 +125,7 @@ transformation toZero : Plus => Zero {
   R^n |-> O(0, n + 1)
 }
 """
-    code, laws, err = _check(tmp_path, capsys, text)
+    code, laws, err = check_obligations(tmp_path, capsys, text)
     assert code == 0, err
     assert {o["verdict"].split()[0] for o in laws.values()} <= {"proved", "passed"}
 
@@ -164,7 +152,7 @@ functor F : C -> D {
   g |-> g
 }
 """
-    code, laws, err = _check(tmp_path, capsys, text)
+    code, laws, err = check_obligations(tmp_path, capsys, text)
     assert code == 0, err
     assert laws["F.pullback[Q].commutes"]["verdict"] == "proved"
     assert laws["F.pullback[Q].universal"]["verdict"] == "proved"

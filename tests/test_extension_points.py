@@ -4,17 +4,16 @@ handler plus one registry entry; options and selections are static errors, never
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 import pytest
 
 from catdsl import analysis
-from catdsl.cli import main
 from catdsl.diagnostics import Diagnostic
 from catdsl.laws.category import MapId
 from catdsl.laws.law import FunctorLaw
 from catdsl.laws.verdict import Verdict
+from checking import check_file
 
 VALLEY = """
 category Valley {
@@ -29,19 +28,6 @@ functor V : Valley -> Paths(loss = (x, y) |-> (x^2 - 1)^2 + y^2, level = 2) {
   q |-> t |-> (2*t - 1, 1 - (2*t - 1)^2)
 }
 """
-
-
-def _check(tmp_path, capsys, text, *flags):
-    """Exit code, the JSON report (None when the file has static errors) and the rendered
-    diagnostics (from a second run in text format)."""
-    path = tmp_path / "f.cat"
-    path.write_text(text)
-    code = main(["check", "--format", "json", *flags, str(path)])
-    out = capsys.readouterr().out
-    if code == 2:
-        main(["check", *flags, str(path)])
-        return code, None, capsys.readouterr().err
-    return code, json.loads(out), ""
 
 
 # ---- a new law kind: one dataclass, one registry line ------------------------------------------
@@ -74,7 +60,7 @@ def test_a_new_law_kind_is_one_dataclass_and_one_table_entry(tmp_path, capsys, m
 
     monkeypatch.setattr(symbolic.Paths, "laws", staticmethod(parallel_laws))
     monkeypatch.setitem(symbolic.Paths.discharges, Parallel, decide)
-    code, report, _ = _check(tmp_path, capsys, VALLEY + "check V.parallel with samples = 5\n")
+    code, report, _ = check_file(tmp_path, capsys, VALLEY + "check V.parallel with samples = 5\n")
     (law,) = report["obligations"]
     assert (law["name"], law["kind"], law["verdict"]) == ("V.parallel[p, q]", "parallel", "proved")
     assert code == 0
@@ -84,7 +70,7 @@ def test_a_kind_a_category_does_not_decide_is_unknown_not_passed(tmp_path, capsy
     from backends.symbolic import laws as symbolic
 
     monkeypatch.delitem(symbolic.Paths.discharges, symbolic.Endpoints)
-    code, report, _ = _check(tmp_path, capsys, VALLEY + "check V.endpoints\n")
+    code, report, _ = check_file(tmp_path, capsys, VALLEY + "check V.endpoints\n")
     assert {o["verdict"] for o in report["obligations"]} == {"unknown"}
     assert "endpoints is not decided in Paths yet" in report["obligations"][0]["witness"]
     assert code == 1
@@ -128,16 +114,16 @@ def test_an_analysis_plugs_in_through_its_registry(tmp_path, capsys, monkeypatch
     monkeypatch.setattr(analysis, "_load", lambda target: Count)
     monkeypatch.setitem(symbolic.Paths.discharges, Counted,
                         lambda law, ctx: Verdict("proved", "count", witness="2 generators"))
-    code, report, err = _check(tmp_path, capsys, VALLEY + "classes K of V by count(expected = 2)\ncheck K\n")
+    code, report, err = check_file(tmp_path, capsys, VALLEY + "classes K of V by count(expected = 2)\ncheck K\n")
     assert code == 0, err
     assert [(o["name"], o["verdict"]) for o in report["obligations"]] == [("K.count", "proved")]
-    code, _, err = _check(tmp_path, capsys, VALLEY + "classes K of V by banana(level = 1)\n")
+    code, _, err = check_file(tmp_path, capsys, VALLEY + "classes K of V by banana(level = 1)\n")
     assert code == 2 and "error[E222]" in err and "no method `banana`" in err
 
 
 def test_an_analysis_without_a_handler_is_an_error_not_a_silent_success(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(analysis, "registry", lambda: {})
-    code, _, err = _check(tmp_path, capsys, VALLEY + "classes K of V by homotopy(level = 0.5)\n")
+    code, _, err = check_file(tmp_path, capsys, VALLEY + "classes K of V by homotopy(level = 0.5)\n")
     assert code == 2 and "error[E215]" in err and "not supported yet" in err
 
 
@@ -149,7 +135,7 @@ def test_an_analysis_without_a_handler_is_an_error_not_a_silent_success(tmp_path
     ("transfer T = pullback(along = 1)", "E222", "names no `source`"),
 ])
 def test_analysis_subjects_are_resolved_at_elaboration(tmp_path, capsys, statement, code, needle):
-    status, _, err = _check(tmp_path, capsys, VALLEY + statement + "\n")
+    status, _, err = check_file(tmp_path, capsys, VALLEY + statement + "\n")
     assert status == 2 and f"error[{code}]" in err and needle in err
 
 
@@ -175,12 +161,12 @@ def test_a_check_target_selects_by_name_boundary_not_by_prefix(tmp_path, capsys)
 
 
 def test_only_that_selects_nothing_is_an_error(tmp_path, capsys):
-    code, _, err = _check(tmp_path, capsys, VALLEY, "--only", "W")
+    code, _, err = check_file(tmp_path, capsys, VALLEY, "--only", "W")
     assert code == 2 and "error[E221]" in err and "`--only W` selects no obligation" in err
 
 
 def test_options_are_validated_before_anything_is_discharged(tmp_path, capsys):
-    code, _, err = _check(tmp_path, capsys, VALLEY + "check V with tolerance = 1\ncheck V.low_loss with tol = -1\n")
+    code, _, err = check_file(tmp_path, capsys, VALLEY + "check V with tolerance = 1\ncheck V.low_loss with tol = -1\n")
     assert code == 2
     assert "`tolerance` is not an option of `V`" in err and "`tol` must be a non-negative number" in err
 
@@ -209,7 +195,7 @@ def test_mapping_a_two_cell_into_a_one_category_is_a_diagnostic(tmp_path, capsys
     text = ("category Loop {\n  objects A, B\n  p, q : A -> B\n  alpha : p => q\n}\n"
             "functor V : Loop -> Vect {\n  A |-> R^1\n  B |-> R^1\n  p |-> [[1]]\n  q |-> [[2]]\n"
             "  alpha |-> [[1]]\n}\n")
-    code, _, err = _check(tmp_path, capsys, text)
+    code, _, err = check_file(tmp_path, capsys, text)
     assert code == 2 and "error[E315]" in err and "`Vect` has no 2-cells" in err
 
 

@@ -7,29 +7,17 @@ Vect the product of R^m and R^n is R^(m+n), the equalizer of f, g is ker(f - g),
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
-from catdsl.cli import main
+from checking import check_obligations
 
 LIMITS = (Path(__file__).resolve().parents[1] / "examples" / "limits.cat").read_text()
 
 
-def _check(tmp_path, capsys, text):
-    path = tmp_path / "l.cat"
-    path.write_text(text)
-    code = main(["check", "--format", "json", str(path)])
-    out = capsys.readouterr().out
-    if code == 2:
-        main(["check", str(path)])
-        return code, None, capsys.readouterr().err
-    return code, {o["name"]: o for o in json.loads(out)["obligations"]}, ""
-
-
 def test_the_example_proves_every_universal_property(tmp_path, capsys):
-    code, laws, err = _check(tmp_path, capsys, LIMITS)
+    code, laws, err = check_obligations(tmp_path, capsys, LIMITS)
     assert code == 0, err
     for name in ("S.product[P].universal", "S.equalizer[E].universal", "S.terminal[T]",
                  "V.product[P].universal", "V.equalizer[E].universal", "V.terminal[T]",
@@ -53,7 +41,7 @@ def test_the_example_proves_every_universal_property(tmp_path, capsys):
 ])
 def test_a_cone_that_is_not_a_limit_is_refuted_with_a_witness(tmp_path, capsys, old, new, law, needle):
     assert old in LIMITS
-    code, laws, err = _check(tmp_path, capsys, LIMITS.replace(old, new))
+    code, laws, err = check_obligations(tmp_path, capsys, LIMITS.replace(old, new))
     assert laws is not None, err
     assert laws[law]["verdict"] == "refuted" and needle in laws[law]["witness"], laws[law]
 
@@ -89,12 +77,12 @@ functor F : C -> D {
 
 
 def test_limits_of_presentations_go_to_the_declared_ones_in_either_order(tmp_path, capsys):
-    code, laws, err = _check(tmp_path, capsys, DECLARED.replace("TARGET", "One"))
+    code, laws, err = check_obligations(tmp_path, capsys, DECLARED.replace("TARGET", "One"))
     assert code == 0, err
     assert laws["F.product[P].universal"]["verdict"] == "proved"
     assert laws["F.equalizer[E].universal"]["verdict"] == "proved"
     assert laws["F.terminal[T]"]["verdict"] == "proved"
-    code, laws, _ = _check(tmp_path, capsys, DECLARED.replace("TARGET", "A"))
+    code, laws, _ = check_obligations(tmp_path, capsys, DECLARED.replace("TARGET", "A"))
     assert code == 1 and laws["F.terminal[T]"]["verdict"] == "unknown"
 
 
@@ -109,11 +97,11 @@ functor F : C -> Smooth {
   T |-> R^1
 }
 """
-    code, laws, _ = _check(tmp_path, capsys, text)
+    code, laws, _ = check_obligations(tmp_path, capsys, text)
     assert code == 1 and laws["F.terminal[T]"]["verdict"] == "unknown"
 
 
 def test_an_equalizer_of_arrows_that_are_not_parallel_is_an_error(tmp_path, capsys):
     text = "category C {\n  objects A, B\n  f : A -> B\n  g : B -> A\n  equalizer (E, e) of f, g\n}\n"
-    code, _, err = _check(tmp_path, capsys, text)
+    code, _, err = check_obligations(tmp_path, capsys, text)
     assert code == 2 and "error[E206]" in err and "not parallel" in err
