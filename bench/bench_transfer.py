@@ -61,11 +61,73 @@ def main() -> None:
           f"(paper 0.25x), trainable parameters {pt / ft:.1%} (paper 0.5%)")
     from summary import emit, row
 
-    emit("bench_transfer", [row("pullback vs fine-tuning: wall time", f"{ps:.2f} s / {fs:.2f} s (paper 0.25×)", ps / fs,
-                                "", None),
-                            row("pullback vs fine-tuning: accuracy", f"{pa:.4f} / {fa:.4f} (paper 97.8%)", pa / fa,
-                                "", None)])
+    rows = [row("pullback vs fine-tuning: wall time", f"{ps:.2f} s / {fs:.2f} s (paper 0.25×)", ps / fs, "", None),
+            row("pullback vs fine-tuning: accuracy", f"{pa:.4f} / {fa:.4f} (paper 97.8%)", pa / fa, "", None),
+            row("pullback vs fine-tuning: trainable parameters", f"{pt:,} / {ft:,} (paper 0.5%)", pt / ft, "", None)]
+    emit("bench_transfer", rows + federated(rounds=3 if args.quick else 5))
 
+
+def federated(rounds: int) -> list[dict]:
+    """FedAvg, aligned FedAvg and R rounds of FedAvg vs each client alone and vs the union."""
+    import torch
+
+    from backends.torch.adapters import accuracy
+    from backends.torch.align import mlp_linears
+    from backends.torch.data import DataSpec, load_dataset
+    from backends.torch.merge import _features, _model, local_round, merge_clients, relative
+    from backends.torch.models import Linear, ReLU, Sequential
+    from backends.torch.segment import OptimizerSpec
+    from backends.torch.train import init_state, train
+    from summary import row
+
+    model = Sequential.of(Linear(64, 64), ReLU(), Linear(64, 10))
+    opt = OptimizerSpec.of("adam", lr=0.01, batch=64, epochs=3, seed=0)
+    local = OptimizerSpec.of("adam", lr=0.01, batch=64, epochs=1, seed=0)
+    union = load_dataset(DataSpec.of("digits"))
+    parts = [load_dataset(DataSpec.of("digits", shard=(i, 2))) for i in range(2)]
+    x, y = union.x_test, union.y_test
+
+    def trained(data, seed):
+        start = time.perf_counter()
+        end = train(init_state(model, (64,), seed), model, data, opt).end
+        return {**end.params, **end.buffers}, time.perf_counter() - start
+
+    def features(state, leg=None):
+        phi = _features(_model(model, state), x)[0]
+        return phi if leg is None else phi[:, torch.as_tensor(leg)]
+
+    clients = [trained(d, seed) for d, seed in zip(parts, (0, 1))]
+    states, weights = [c[0] for c in clients], [len(d.y_train) for d in parts]
+    client_seconds = max(c[1] for c in clients)  # the clients train in parallel
+    whole, union_seconds = trained(union, 0)
+    acc = lambda state: accuracy(_model(model, state), x, y)[1]  # noqa: E731
+    union_acc, alone = acc(whole), [acc(s) for s in states]
+    linears = mlp_linears(model)
+    measured = {}
+    for name, aligned, r in (("FedAvg", False, 1), ("aligned FedAvg", True, 1),
+                             (f"FedAvg {rounds} rounds", False, rounds)):
+        start = time.perf_counter()
+        members = states
+        merged, legs = merge_clients(members, weights, linears, aligned)
+        for k in range(2, r + 1):
+            members = [local_round(merged, model, parts[i], local, k, i, "cross_entropy", "cpu") for i in range(2)]
+            merged, legs = merge_clients(members, weights, linears, aligned)
+        seconds = time.perf_counter() - start + client_seconds
+        phi_m = features(merged)
+        defect = max(relative(features(s, leg), phi_m) for s, leg in zip(members, legs))
+        measured[name] = (acc(merged), seconds, defect)
+        print(f"{name:18s} accuracy {measured[name][0]:.4f}  {seconds:.3f} s  cocone defect {defect:.3f}")
+    print(f"{'clients alone':18s} accuracy {alone[0]:.4f} / {alone[1]:.4f}  {client_seconds:.3f} s")
+    print(f"{'union':18s} accuracy {union_acc:.4f}  {union_seconds:.3f} s")
+    rows = []
+    for name, (a, seconds, defect) in measured.items():
+        rows.append(row(f"{name} vs training on the union: accuracy",
+                        f"{a:.4f} / {union_acc:.4f}; best client alone {max(alone):.4f}; cocone defect {defect:.3f}",
+                        a / union_acc, "", None))
+        rows.append(row(f"{name} vs training on the union: wall time",
+                        f"{seconds:.2f} s / {union_seconds:.2f} s (clients in parallel)", seconds / union_seconds,
+                        "", None))
+    return rows
 
 if __name__ == "__main__":
     start = time.perf_counter()

@@ -150,8 +150,8 @@ def composite(spec: Mapping[str, Any], model_spec, source: Mapping[str, Tensor] 
 
 
 def fit(model: Composite, data, opt_spec, loss: str = "cross_entropy") -> tuple[list[float], float]:
-    """Train the parameters of `model` that require gradients on `data`'s training split; returns
-    the batch losses and the seconds spent training."""
+    """Train the parameters of `model` that require gradients on `data`'s training split (on the
+    device of the data and the model); returns the batch losses and the seconds spent training."""
     start = time.perf_counter()
     loss_fn = loss_function(loss)
     update = optimizer(opt_spec.name).function()
@@ -160,13 +160,13 @@ def fit(model: Composite, data, opt_spec, loss: str = "cross_entropy") -> tuple[
     state: dict[str, Tensor] = {}
     losses, step = [], 0
     for epoch in range(opt_spec.epochs):
-        order = epoch_order(opt_spec.seed, epoch, n)
+        order = epoch_order(opt_spec.seed, epoch, n).to(y.device)
         for begin in range(0, n, opt_spec.batch):
             index = order[begin:begin + opt_spec.batch]
             leaves = {k: v.detach().requires_grad_() for k, v in params.items()}
             value = loss_fn(functional_call(model, leaves, (x[index],)), y[index])
             grads = dict(zip(leaves, torch.autograd.grad(value, list(leaves.values()))))
-            losses.append(float(value.detach()))
+            losses.append(value.detach())  # kept on the device: one transfer at the end, not one a step
             with torch.no_grad():
                 params, state = update(params, grads, state, opt_spec.hyper(step))
             step += 1
@@ -174,7 +174,7 @@ def fit(model: Composite, data, opt_spec, loss: str = "cross_entropy") -> tuple[
         for name, p in model.named_parameters():
             if name in params:
                 p.copy_(params[name])
-    return losses, time.perf_counter() - start
+    return (torch.stack(losses).tolist() if losses else []), time.perf_counter() - start
 
 
 def accuracy(model: nn.Module, x: Tensor, y: Tensor, loss: str = "cross_entropy") -> tuple[float, float]:
@@ -226,18 +226,17 @@ def universal_property(phi_probe: Tensor, phi_elsewhere: Tensor, samples: int = 
     generator = torch.Generator().manual_seed(mix("universal", seed))
     scale = F.norm().clamp_min(1e-300)
 
-    def fit(a: Tensor, b: Tensor) -> Tensor:  # least squares, truncated below 1e-9 of the top singular value
-        return torch.linalg.lstsq(a, b, rcond=1e-9, driver="gelsd").solution
+    from .merge import solve as fit  # least squares, truncated below 1e-9 of the top singular value
 
     worst = 0.0
     for _ in range(samples):
-        A = torch.randn(d + 8, d, dtype=torch.float64, generator=generator)
+        A = torch.randn(d + 8, d, dtype=torch.float64, generator=generator).to(F.device)
         psi = F @ A.T  # (n, m)
         worst = max(worst, float((psi @ fit(psi, F) - F).norm() / scale))
     _, s, vh = torch.linalg.svd(F, full_matrices=False)
     seen = vh[: int((s > 1e-9 * s[0]).sum())] if len(s) and s[0] > 0 else vh[:0]
     outside = R - (R @ seen.T) @ seen
     uniqueness = float(outside.norm() / R.norm().clamp_min(1e-300)) if len(R) else 0.0
-    unrelated = torch.randn(n, d, dtype=torch.float64, generator=generator)
+    unrelated = torch.randn(n, d, dtype=torch.float64, generator=generator).to(F.device)
     control = float((unrelated @ fit(unrelated, F) - F).norm() / scale)
     return Universal(samples, worst, uniqueness, control, n, d)

@@ -28,6 +28,7 @@ import time.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from dataclasses import dataclass
@@ -182,11 +183,9 @@ def fibre_pairs(f1, f2, eps: float):
 
 def stitch(src_fit, dst_fit):
     """The least-squares affine map (W, b) with src W + b ≈ dst on the fitting points."""
-    import torch
+    from backends.torch.merge import ones, solve
 
-    x = src_fit.double()
-    ones = torch.cat([x, torch.ones(len(x), 1, dtype=x.dtype)], 1)
-    sol = torch.linalg.lstsq(ones, dst_fit.double(), rcond=1e-9, driver="gelsd").solution
+    sol = solve(ones(src_fit), dst_fit)
     return sol[:-1], sol[-1]
 
 
@@ -205,32 +204,32 @@ def universal(pairs, dist, eps: float, s1, f2, cones: int = CONES, size: int = C
     factored, residual = 0, 0.0
     if len(pairs):
         for _ in range(cones):
-            pick = pairs[torch.randint(len(pairs), (size,), generator=g)]
+            pick = pairs[torch.randint(len(pairs), (size,), generator=g).to(pairs.device)]
             c1, c2 = pick[:, 0], pick[:, 1]
             factored += int(bool((dist[c1, c2] <= eps).all()))
             excess = ((s1[c1] - f2[c2].double()).norm(dim=1) - eps).clamp_min(0)
             residual = max(residual, float(excess.norm() / f2[c2].double().norm().clamp_min(1e-300)))
-    a = torch.randint(n1, (size * cones,), generator=g)
-    b = torch.randint(n2, (size * cones,), generator=g)
+    a = torch.randint(n1, (size * cones,), generator=g).to(dist.device)
+    b = torch.randint(n2, (size * cones,), generator=g).to(dist.device)
     control = float((dist[a, b] <= eps).double().mean())
     unique = len({(int(p), int(q)) for p, q in pairs.tolist()}) == len(pairs)
     return {"cones": cones if len(pairs) else 0, "size": size, "factored": factored, "unique": unique,
             "residual": residual, "control": control}
 
 
-def _run_fibre(job: Job, results: Results) -> tuple[dict, dict]:
+def _run_fibre(job: Job, results: Results, device="cpu") -> tuple[dict, dict]:
     import torch
 
     from backends.torch.features import features
-    from backends.torch.merge import _model, relative
+    from backends.torch.merge import _model, _on, relative
     from backends.torch.models import spec_from_json
 
     spec = job.spec
-    data = results.data_of(spec["data"])
+    data = results.data_of(spec["data"]).to(device)
     models = []
     for key, m in zip(spec["states"], spec["models"]):
         s = results.state(key)
-        models.append(_model(spec_from_json(json.dumps(m)), {**s.params, **s.buffers}))
+        models.append(_model(spec_from_json(json.dumps(m)), _on({**s.params, **s.buffers}, device)))
     layer, eps = int(spec["layer"]), float(spec["eps"])
     layers = [int(i) for i in spec["layers"]]
     x_probe, x_fit = data.x_test[: spec["probe"]], data.x_train[:FIT_POINTS]
@@ -265,8 +264,8 @@ def _run_fibre(job: Job, results: Results) -> tuple[dict, dict]:
                         "defect": float(dist[pairs[:, 0], pairs[:, 1]].max()) if len(pairs) else 0.0},
         "stitching": stitching, "universal": u,
     }
-    tensors = {"pairs": pairs.to(torch.int64).contiguous(), "stitch_weight": w.contiguous(),
-               "stitch_bias": b.contiguous()}
+    tensors = {"pairs": pairs.to(torch.int64).cpu().contiguous(), "stitch_weight": w.cpu().contiguous(),
+               "stitch_bias": b.cpu().contiguous()}
     return metrics, tensors
 
 
@@ -281,7 +280,7 @@ def _run(jobs: Sequence[Job], ctx: JobContext) -> None:
     results = Results(ctx)
     for job in jobs:
         start = time.perf_counter()
-        metrics, tensors = _run_fibre(job, results)
+        metrics, tensors = _run_fibre(job, results, ctx.device)
         ctx.store.put(job.key, job.kind, {"label": job.label, **job.spec}, tensors, metrics, _digest(tensors),
                       seconds=time.perf_counter() - start)
 
@@ -294,6 +293,33 @@ def _work(jobs: Sequence[Job], ctx: JobContext) -> float:
 
 
 FIBRE = JobKind("fibre", _run, work=_work)
+
+
+# ---- a declared pullback in a functor into Rep -----------------------------------------------------
+
+
+def declared_pullback(phi1, phi2, fit1, fit2, eps: float, tol: float = UNIVERSAL_TOL, what: str = "",
+                      seed: int = 0) -> tuple[dict, Verdict]:
+    """`pullback (P, p, q) of f, g` in a functor L into Rep, computed as the ε-fibre product of the
+    representations φ₁ = L(f)'s end and φ₂ = L(g)'s end on the probe (`phi1`, `phi2`: n × d),
+    with projections p₁(a, b) = a, p₂(a, b) = b; the stitching map S (φ₁ → φ₂, fitted on `fit1`,
+    `fit2`) is the mediating map of `universal`. The declared cone — the apex L(P) over the same
+    probe with identity legs, i.e. the diagonal — is reported as how many (x, x) lie in P.
+    Returns the measurements and the verdict of `L.pullback[P].universal`."""
+    pairs, dist = fibre_pairs(phi1, phi2, eps)
+    w, b = stitch(fit1, fit2)
+    s1 = phi1.double() @ w + b
+    u = universal(pairs, dist, eps, s1, phi2, seed=seed)
+    n = len(phi1)
+    diagonal = int((pairs[:, 0] == pairs[:, 1]).sum()) if len(pairs) else 0
+    m = {"pairs": len(pairs), "eps": eps, "probe": n, "diagonal": diagonal, "fraction": len(pairs) / float(n * n),
+         "projections": {"p1": _image(pairs, 0), "p2": _image(pairs, 1),
+                         "defect": float(dist[pairs[:, 0], pairs[:, 1]].max()) if len(pairs) else 0.0},
+         "universal": u, "pair_list": pairs}
+    v = verdict(u, tol, eps, len(pairs))
+    where = (f"{what}: " if what else "") + (f"P = ε-fibre product of {len(pairs):,} probe pairs of {n * n:,}, "
+                                               f"{diagonal} of the {n} diagonal pairs (the declared cone); ")
+    return m, dataclasses.replace(v, witness=where + (v.witness or ""))
 
 
 # ---- the law -------------------------------------------------------------------------------------

@@ -19,7 +19,10 @@ Obligations, each decided on real runs through the run store:
 - `L.structure[f]`: the structure condition on the Rep morphism L(f) — probe pairs k-close under
   the start features stay k-close along the path — measured as a violation rate and passed when
   it is at most `tol` (defaults `k = 10`, `tol = 0.8`; set only by `check L.structure with k = …,
-  tol = …`, so that `check L with tol = …` is the tolerance of L's equalities alone).
+  tol = …`, so that `check L with tol = …` is the tolerance of L's equalities alone);
+- `L.pullback[P].universal` for a declared `pullback (P, p, q) of f, g`: the ε-fibre product of
+  the representations at the ends of L(f) and L(g) (`backends.torch.fibre.declared_pullback`),
+  with ε from `check L.pullback with eps = …` (`unknown` without it).
 
 Equalities are `proved` when bitwise, `passed` within `tol` (1e-9, or `check L with tol = …`), else
 `refuted` with the largest difference; the structure condition is `passed` or `failed`, with
@@ -32,6 +35,7 @@ from dataclasses import dataclass
 
 from catdsl.laws.category import MapComp, MapId, Respects
 from catdsl.laws.law import COMMON_OPTIONS, FunctorLaw
+from catdsl.laws.limits import PullbackUniversal
 from catdsl.laws.verdict import Verdict
 from catdsl.semantics import free
 
@@ -248,9 +252,37 @@ def _structure(s, rep, law: Structure, options) -> Verdict:
     return Verdict("failed", "torch", samples=m.checked, difference=m.value, witness=what)
 
 
+def _pullback(s, rep, law: PullbackUniversal, options) -> Verdict:
+    """A declared `pullback (P, p, q) of f, g`: the ε-fibre product of the representations at the
+    ends of L(f) and L(g) (`backends.torch.fibre.declared_pullback`), ε from `check L.pullback with
+    eps = …`; `unknown` without one."""
+    from backends.torch.fibre import FIT_POINTS, UNIVERSAL_TOL, declared_pullback
+    from backends.torch.jobs import along
+    from backends.torch.plan import path_job
+    from catdsl.semantics.free import render as show
+
+    pb = law.pullback
+    eps = options.get("eps")
+    if eps is None:
+        return Verdict("unknown", "torch", witness=f"a pullback in Rep is the ε-fibre product of L({show(pb.f)}) and "
+                       f"L({show(pb.g)}): give ε with `check {law.functor}.pullback[{pb.apex}] with eps = …`")
+    lf = s.program.functors[rep.base]
+    legs = [path_job(s.plan, lf, pb.f), path_job(s.plan, lf, pb.g)]
+    s.executor.run(s.plan, [j.key for j in legs], progress=False)
+    fit = s.results.dataset(lf.target.data).x_train[:FIT_POINTS]
+    model, probe = _model(s, rep), _probe(s, rep)
+    states = [s.results.state(j.key) for j in legs]
+    phi = [along(model, [state], rep.layer, probe).start for state in states]
+    fits = [along(model, [state], rep.layer, fit).start for state in states]
+    _, verdict = declared_pullback(phi[0], phi[1], fits[0], fits[1], float(eps), float(options.get("tol", UNIVERSAL_TOL)),
+                                   f"the ends of L({show(pb.f)}) and L({show(pb.g)}) at layer {rep.layer}")
+    return verdict
+
+
 Rep.discharges = {
     MapId: _discharge(_map_id),
     MapComp: _discharge(_map_comp),
     Respects: _discharge(_respects),
     Structure: _discharge(_structure),
+    PullbackUniversal: _discharge(_pullback),
 }

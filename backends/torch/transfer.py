@@ -348,13 +348,15 @@ def _run(jobs: Sequence[Job], ctx: JobContext) -> None:
     for job in jobs:
         start = time.perf_counter()
         model, data = learner(results, job.spec)
+        # the learner and the data on the job's device, once: nothing moves between them while training
+        model, data = model.to(ctx.device), data.to(ctx.device)
         loss = job.spec["loss"]
         metrics: dict[str, Any] = {}
         if job.spec["method"] == "pullback" and job.spec["head"] == "source" and \
                 tuple(data.input_shape) == tuple(job.spec["source_input"]):
             # the source model alone on the target: what the pullback has to recover from
             source_model, _ = learner(results, {**job.spec, "method": "fine_tune"})
-            metrics["source_alone"] = accuracy(source_model, data.x_test, data.y_test, loss)[1]
+            metrics["source_alone"] = accuracy(source_model.to(ctx.device), data.x_test, data.y_test, loss)[1]
         losses, seconds = fit(model, data, OptimizerSpec.from_json(job.spec["optimizer"]), loss)
         trainable, total = counts(model)
         test_loss, test_acc = accuracy(model, data.x_test, data.y_test, loss)

@@ -6,17 +6,28 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from catdsl.laws.law import FunctorLaw
+from catdsl.laws.law import COMMON_OPTIONS, FunctorLaw
 from catdsl.semantics.module import Equalizer, Product, Pullback, Pushout
 
 
 @dataclass(frozen=True)
 class PullbackUniversal(FunctorLaw):
-    """Every cone over F's cospan factors uniquely through F's image of the pullback."""
+    """Every cone over F's cospan factors uniquely through F's image of the pullback. Where the
+    target computes it numerically (Rep: the ε-fibre product of two representations), `eps` is
+    the distance within which two features agree; it is set only by a check naming the law
+    (`check L.pullback with eps = 0.5`), and exact targets have no use for it."""
 
     pullback: Pullback
     kind = "pullback.universal"
     template = "{functor}.pullback[{pullback.apex}].universal"
+    options = (*COMMON_OPTIONS, "eps")
+    own_options = ("eps",)
+
+    @classmethod
+    def check_option(cls, option: str, value: object) -> str | None:
+        if option == "eps" and not (isinstance(value, (int, float)) and value >= 0):
+            return f"`eps` is a distance ≥ 0, not {value!r}"
+        return None
 
 
 @dataclass(frozen=True)

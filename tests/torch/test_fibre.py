@@ -125,3 +125,96 @@ def test_sub_cones_factor_and_random_pairs_do_not():
 def test_bad_fibres_are_e404_at_the_place(tmp_path, capsys, statement, needle):
     code, _, err = _run(tmp_path, capsys, RUNS + statement + "\n")
     assert code == 2 and "error[E404]" in err and needle in err, err
+
+
+# ---- a declared pullback in a functor into Rep ------------------------------------------------------
+
+SQUARE = """
+data digits = dataset("digits", limit = 600)
+model mlp   = Linear(64, 16) >> ReLU >> Linear(16, 10)
+
+category Square {
+  objects A, B, C
+  f : A -> C
+  g : B -> C
+  pullback (P, p, q) of f, g
+}
+
+functor Run : Square -> Param(mlp, digits) {
+  P |-> init(seed = 0)
+  p |-> adam(lr = 0.01, batch = 32, epochs = 1, seed = 0)
+  q |-> adam(lr = 0.01, batch = 32, epochs = 1, seed = 0)
+  f |-> adam(lr = 0.01, batch = 32, epochs = 1, seed = 1)
+  g |-> adam(lr = 0.01, batch = 32, epochs = 1, seed = SEED)
+}
+
+functor L : Square -> Rep(probe = digits.test, layer = -2) = features(Run)
+"""
+
+
+def test_representations_that_agree_on_a_known_subset_give_a_fibre_containing_those_pairs():
+    """The ground truth: φ₂ = φ₁ on a known subset S of the probe and far from it elsewhere; the
+    ε-fibre product holds (s, s) for every s in S, its projections reach S, and no diagonal pair
+    outside S."""
+    import torch
+
+    from backends.torch.fibre import declared_pullback
+
+    g = torch.Generator().manual_seed(0)
+    phi1 = torch.randn(60, 8, generator=g, dtype=torch.float64)
+    known = torch.tensor([3, 7, 11, 20, 42, 59])
+    phi2 = phi1 + 10.0 * torch.randn(60, 8, generator=g, dtype=torch.float64)
+    phi2[known] = phi1[known]
+    fit = torch.randn(200, 8, generator=g, dtype=torch.float64)
+    for eps in (0.0, 0.5):
+        m, v = declared_pullback(phi1, phi2, fit, fit, eps)
+        pairs = {tuple(p) for p in m["pair_list"].tolist()}
+        assert {(int(s), int(s)) for s in known} <= pairs
+        assert m["diagonal"] == len(known)
+        assert set(known.tolist()) <= set(m["pair_list"][:, 0].tolist())
+        assert m["projections"]["p1"] >= len(known) and m["projections"]["defect"] <= eps
+        assert v.status == "passed" and "6 of the 60 diagonal pairs" in v.witness
+
+
+def _check(tmp_path, capsys, text):
+    path = tmp_path / "square.cat"
+    path.write_text(text)
+    code = main(["check", "--format", "json", "--store", str(tmp_path / "store"), str(path)])
+    out, err = capsys.readouterr()
+    return code, (json.loads(out) if out.strip().startswith("{") else None), err
+
+
+def test_a_declared_pullback_in_rep_is_the_eps_fibre_product(tmp_path, capsys):
+    """Both legs trained alike reach one representation: at ε = 0 the fibre holds the whole
+    diagonal and the square commutes bitwise. Legs with another data order give another
+    representation: the square no longer commutes, and the fibre is a proper part of the
+    diagonal's neighbourhood. Without ε the law is unknown."""
+    same = SQUARE.replace("SEED", "1") + "check L.pullback with eps = 0\n"
+    code, report, err = _check(tmp_path, capsys, same)
+    laws = {o["name"]: o for o in report["obligations"]}
+    law = laws["L.pullback[P].universal"]
+    assert law["verdict"].startswith("passed") and "450 of the 450 diagonal pairs" in law["witness"], err
+    assert laws["L.pullback[P].commutes"]["verdict"] == "proved"
+    other = SQUARE.replace("SEED", "2") + "check L.pullback with eps = 0.5\n"
+    code, report, err = _check(tmp_path, capsys, other)
+    laws = {o["name"]: o for o in report["obligations"]}
+    assert laws["L.pullback[P].commutes"]["verdict"] == "refuted"
+    law = laws["L.pullback[P].universal"]
+    assert law["verdict"].startswith("passed"), law
+    diagonal = int(law["witness"].split(" of the 450 diagonal")[0].rsplit(", ", 1)[1])
+    assert 0 < diagonal < 450
+    code, report, err = _check(tmp_path, capsys, SQUARE.replace("SEED", "2") + "check L.pullback\n")
+    (law,) = [o for o in report["obligations"] if o["name"] == "L.pullback[P].universal"]
+    assert law["verdict"] == "unknown" and "eps = " in law["witness"]
+
+
+@pytest.mark.parametrize("statement, needle", [
+    ("check L.pullback with eps = -1", "`eps` is a distance"),
+    ("check L with eps = 1", "`eps` is set by naming the law"),
+])
+def test_a_bad_eps_is_e313(tmp_path, capsys, statement, needle):
+    path = tmp_path / "square.cat"
+    path.write_text(SQUARE.replace("SEED", "2") + statement + "\n")
+    code = main(["check", "--store", str(tmp_path / "store"), str(path)])
+    err = capsys.readouterr().err
+    assert code == 2 and "error[E313]" in err and needle in err, err

@@ -134,3 +134,85 @@ def test_a_bad_shard_is_e404():
 
     with pytest.raises(DataError, match="shard must be"):
         check_option("shard", (2, 2))
+
+
+# ---- FedAvg rounds and the colimit's universal property ---------------------------------------------
+
+
+def test_fedavg_rounds_train_locally_from_the_merge_and_the_colimit_is_checked(tmp_path, capsys):
+    """Clients from different initialisations: one round of plain FedAvg loses accuracy and is no
+    cocone (so no colimit); three rounds of local training from the merge recover the accuracy,
+    make the cocone commute, and every competing cocone factors through the merge."""
+    code, report, err = _run(tmp_path, capsys, CLIENTS + """
+transfer One    = fedavg(source = A.final, clients = [A.final, B.final], data = digits)
+transfer Rounds = fedavg(source = A.final, clients = [A.final, B.final], data = digits, rounds = 3,
+                         train = adam(lr = 0.01, batch = 32, epochs = 1, seed = 0))
+""")
+    assert code == 0, err
+    one, rounds = report["analyses"]["One"], report["analyses"]["Rounds"]
+    assert one["rounds"] == 1 and "rounds" not in one["methods"]["fedavg"]
+    curve = rounds["methods"]["fedavg"]["rounds"]
+    assert rounds["rounds"] == 3 and len(curve) == 3
+    # round 1 is the one-shot merge of the given states
+    assert curve[0] == one["methods"]["fedavg"]["accuracy"]
+    assert curve[-1] > curve[0] + 0.05 and rounds["methods"]["fedavg"]["accuracy"] == curve[-1]
+    assert rounds["cocone"]["defect"] < one["cocone"]["defect"] / 2
+    assert one["colimit"]["verdict"] == "failed" and rounds["colimit"]["verdict"].startswith("passed")
+    c = rounds["colimit"]
+    assert c["control"] > 0.5 and c["uniqueness"] < 1e-6
+    assert [k["name"] for k in c["cocones"]][:2] == ["ensemble", "random 1"]
+    # the other merge of the same clients competes only when both merged the given states
+    assert "aligned" in [k["name"] for k in one["colimit"]["cocones"]]
+    assert "aligned" not in [k["name"] for k in c["cocones"]]
+
+
+def test_the_colimit_verdicts():
+    from backends.torch.merge import colimit_verdict
+
+    def metrics(defect, cocones, uniqueness=0.0, control=1.0):
+        return {"methods": {"fedavg": {"cocone": {"defect": defect}, "colimit": {
+            "cocones": [{"name": n, "defect": d, "residual": r} for n, d, r in cocones],
+            "uniqueness": uniqueness, "control": control}}}}
+
+    good = [("ensemble", 0.05, 0.02), ("random 1", 0.06, 0.03), ("far", 0.9, 0.8)]
+    v = colimit_verdict(metrics(0.1, good), "fedavg", 0.3)
+    assert v.word() == "passed 2" and v.difference == 0.03
+    assert colimit_verdict(metrics(0.5, good), "fedavg", 0.3).status == "failed"
+    v = colimit_verdict(metrics(0.1, [("ensemble", 0.2, 0.45)]), "fedavg", 0.3)
+    assert v.status == "refuted" and "`ensemble` does not factor" in v.witness
+    assert colimit_verdict(metrics(0.1, [("far", 0.9, 0.1)]), "fedavg", 0.3).status == "unknown"
+    assert colimit_verdict(metrics(0.1, good, uniqueness=0.5), "fedavg", 0.3).status == "failed"
+    assert colimit_verdict(metrics(0.1, good, control=0.1), "fedavg", 0.3).status == "error"
+
+
+def test_a_merge_equal_to_its_clients_is_a_colimit():
+    """Clients whose carried features all equal the merge's: every competing cocone commutes and
+    factors exactly; unrelated features do not."""
+    import torch
+
+    from backends.torch.merge import colimit_cocones
+
+    g = torch.Generator().manual_seed(0)
+    phi, fit = torch.randn(80, 6, generator=g), torch.randn(300, 6, generator=g)
+    c = colimit_cocones(phi, fit, [phi, phi], [fit, fit], [1, 3])
+    assert len(c["cocones"]) == 9 and all(k["defect"] < 1e-12 and k["residual"] < 1e-9 for k in c["cocones"])
+    assert c["uniqueness"] < 1e-9 and c["control"] > 0.9 and c["rank"] == 7
+
+
+@pytest.mark.parametrize("statement, needle", [
+    ("transfer M = fedavg(source = A.final, clients = [B.final], data = digits, rounds = 0)", "`rounds` is a whole"),
+    ("transfer M = fedavg(source = A.final, clients = [B.final], data = digits, rounds = 2.5)", "`rounds` is a whole"),
+    ("transfer M = fedavg(source = A.final, clients = [B.final], data = digits, train = adam(lr = 0.01))",
+     "one round has none"),
+    ("transfer M = fedavg(source = A.final, clients = [B.final], data = digits, rounds = 2, train = adam(lr = -1))",
+     "train = adam(lr = -1)"),
+])
+def test_bad_rounds_are_e404_at_the_place(tmp_path, capsys, statement, needle):
+    code, _, err = _run(tmp_path, capsys, CLIENTS + statement + "\n")
+    assert code == 2 and "error[E404]" in err and needle in err, err
+
+
+def test_rounds_over_the_epoch_limit_are_e401(tmp_path, capsys):
+    code, _, err = _run(tmp_path, capsys, CLIENTS + "transfer M = fedavg(source = A.final, clients = [B.final], "
+                        "data = digits, rounds = 11, train = adam(lr = 0.01, epochs = 5))\n", "--max-epochs", "40")
+    assert code == 2 and "error[E401]" in err and "50 epochs over 10 rounds" in err, err
