@@ -26,7 +26,7 @@ from summary import PREFIX, row  # noqa: E402
 
 # script, its arguments (each under two minutes on 2 cores)
 SCRIPTS = [
-    ("bench_parse.py", ["--lines", "4000"]),
+    ("bench_parse.py", ["--quick"]),
     ("bench_symbolic.py", ["--quick"]),
     ("bench_ensemble.py", ["--quick"]),
     ("bench_store.py", ["--quick"]),

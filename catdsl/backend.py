@@ -117,17 +117,32 @@ class HasGenericFunctors(Protocol):
     def transformation(self, F: Any, G: Any, rules: list, env: Any, name: str) -> Any: ...
 
 
+@lru_cache(maxsize=1)
+def _installed() -> Any:
+    """Every installed entry point. The metadata of the installed distributions is read here,
+    once per process, for all groups together (`clear_caches` reads it again)."""
+    from importlib.metadata import entry_points
+
+    return entry_points()
+
+
 @lru_cache(maxsize=None)
 def entry_points_of(group: str) -> dict[str, str]:
     """Name -> "module:attribute" for every entry point of `group`. pyproject.toml is the one
     list of what this distribution provides: `catdsl.backends` (semantic categories),
     `catdsl.commands` (`compile`, `run`, `runs`), `catdsl.analyses` (analysis handlers)."""
     try:
-        from importlib.metadata import entry_points
-
-        return {ep.name: ep.value for ep in entry_points(group=group)}
+        return {ep.name: ep.value for ep in _installed().select(group=group)}
     except Exception:  # a broken third-party distribution must not break the language
         return {}
+
+
+def clear_caches() -> None:
+    """Forget the entry points read and the factories loaded, so the next use reads the installed
+    metadata again (for tests that install or fake a backend, and for long-lived processes)."""
+    _installed.cache_clear()
+    entry_points_of.cache_clear()
+    load.cache_clear()
 
 
 def registry() -> dict[str, str]:

@@ -48,6 +48,23 @@ class _Identity:
     span: Span
 
 
+class _Draft:
+    """A presentation while its `category` block is elaborated: the tables that terms are typed
+    against (`objects`, `generator`, `cell`), grown in place as each item is declared, so
+    elaborating a category is linear in its size. It reads like a `Presentation` to `term1`,
+    `term2` and `object_name`; `category` makes the `Presentation` once, at the end."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.objects: dict[str, None] = {}  # in declaration order
+        self.object_index = self.objects  # membership, as `Presentation.object_index`
+        self.generator: dict[str, Generator] = {}
+        self.cell: dict[str, Cell] = {}
+
+    def add_object(self, name: str) -> None:
+        self.objects[name] = None
+
+
 @dataclass
 class _Scope:
     """One file's names, shared by its imports."""
@@ -318,7 +335,7 @@ class Elaborator:
                     raise _Failed()
                 F = self.scope.functors.get(f)
                 source = self.scope.presentations.get(F.source) if F and isinstance(F.source, str) else None
-                if source is not None and x not in source.objects and x not in source.generator:
+                if source is not None and x not in source.object_index and x not in source.generator:
                     raise self.error("E201", f"`{F.source}` has no object or generator `{x}`", e.span,
                                      *_did_you_mean(x, [*source.objects, *source.generator]))
                 return Subject("part", f, part=x, span=e.span)
@@ -327,9 +344,8 @@ class Elaborator:
     # -- presentations
     def category(self, decl: A.CategoryDecl) -> Presentation:
         names: dict[str, Span] = {}
-        objects: list[str] = []
-        gens: dict[str, Generator] = {}
-        cells: dict[str, Cell] = {}
+        draft = _Draft(decl.name.id)  # grown item by item; terms are typed against it
+        objects, gens, cells = draft.objects, draft.generator, draft.cell
         eqs: list[Equation] = []
         pbs: list[Pullback] = []
         pos: list[Pushout] = []
@@ -337,10 +353,6 @@ class Elaborator:
         eqzs: list[Equalizer] = []
         terms: list[str] = []
         broken = self.broken.setdefault(decl.name.id, set())
-        pres = lambda: Presentation(decl.name.id, tuple(objects), tuple(gens.values()),  # noqa: E731
-                                    tuple(cells.values()), tuple(eqs), tuple(pbs), dict(names),
-                                    span=decl.span, pushouts=tuple(pos), products=tuple(prods),
-                                    equalizers=tuple(eqzs), terminals=tuple(terms))
         for item in decl.items:
             declared: list[str] = []
             try:
@@ -348,7 +360,7 @@ class Elaborator:
                     case A.ObjectsDecl(names=ns):
                         for n in ns:
                             if self.declare(names, n):
-                                objects.append(n.id)
+                                draft.add_object(n.id)
                     case A.ArrowDecl(names=ns, dom=d, cod=c):
                         declared = [n.id for n in ns if self.declare(names, n)]
                         dom = self.object_name(d, objects, gens)
@@ -358,24 +370,24 @@ class Elaborator:
                     case A.CellDecl(names=ns, source=s, target=t):
                         declared = [n.id for n in ns if self.declare(names, n)]
                         what = "2-cell " + ", ".join(f"`{n.id}`" for n in ns)
-                        src, tgt = self.parallel_terms(pres(), s, t, "E205", what)
+                        src, tgt = self.parallel_terms(draft, s, t, "E205", what)
                         for n in ns:
                             if n.id in declared:
                                 cells[n.id] = Cell(n.id, src, tgt, span=n.span)
                     case A.EquationDecl(name=n, lhs=l, rhs=r):
                         if not self.declare(names, n):
                             continue
-                        eqs.append(self.equation(pres(), n, l, r, item.span))
+                        eqs.append(self.equation(draft, n, l, r, item.span))
                     case A.TerminalDecl(name=n):
                         if self.declare(names, n):
-                            objects.append(n.id)
+                            draft.add_object(n.id)
                             terms.append(n.id)
                     case A.ProductDecl(apex=apex, left=left, right=right, a=ae, b=be):
                         declared = [n.id for n in (apex, left, right) if self.declare(names, n)]
                         if len(declared) < 3:
                             raise _Failed()
                         a, b = self.object_name(ae, objects, gens), self.object_name(be, objects, gens)
-                        objects.append(apex.id)
+                        draft.add_object(apex.id)
                         gens[left.id] = Generator(left.id, apex.id, a)
                         gens[right.id] = Generator(right.id, apex.id, b)
                         prods.append(Product(apex.id, left.id, right.id, a, b, span=item.span))
@@ -383,8 +395,8 @@ class Elaborator:
                         declared = [n.id for n in (apex, e) if self.declare(names, n)]
                         if len(declared) < 2:
                             raise _Failed()
-                        f, g = self.parallel_terms(pres(), fe, ge, "E206", f"the equalizer `{apex.id}`")
-                        objects.append(apex.id)
+                        f, g = self.parallel_terms(draft, fe, ge, "E206", f"the equalizer `{apex.id}`")
+                        draft.add_object(apex.id)
                         gens[e.id] = Generator(e.id, apex.id, f.dom)
                         ep = free.generator_path(gens[e.id])
                         eqs.append(Equation(f"{apex.id}.commutes", free.compose(f, ep), free.compose(g, ep),
@@ -395,14 +407,13 @@ class Elaborator:
                                     if self.declare(names, n)]
                         if len(declared) < 3:
                             raise _Failed()
-                        pos.append(self.pushout(pres(), item, objects, gens, eqs))
+                        pos.append(self.pushout(draft, item, eqs))
                     case A.PullbackDecl(apex=apex, left=left, right=right, f=fe, g=ge):
                         trio = (apex, left, right)
                         declared = [n.id for n in trio if self.declare(names, n)]
                         if len(declared) < 3:
                             raise _Failed()
-                        p = pres()
-                        f, g = self.cospan(p, fe, ge)
+                        f, g = self.cospan(draft, fe, ge)
                         if f.cod != g.cod:
                             raise self.error(
                                 "E206", f"cannot take the pullback of `{_text(fe)}` and `{_text(ge)}`: "
@@ -410,7 +421,7 @@ class Elaborator:
                                 fe.span.to(ge.span),
                                 "a pullback needs a cospan: two arrows into the same object, "
                                 "f : A -> C and g : B -> C")
-                        objects.append(apex.id)
+                        draft.add_object(apex.id)
                         gens[left.id] = Generator(left.id, apex.id, f.dom)
                         gens[right.id] = Generator(right.id, apex.id, g.dom)
                         pl, pr = free.generator_path(gens[left.id]), free.generator_path(gens[right.id])
@@ -419,9 +430,11 @@ class Elaborator:
                         pbs.append(Pullback(apex.id, left.id, right.id, f, g, span=item.span))
             except _Failed:
                 broken.update(declared)
-        return pres()
+        return Presentation(decl.name.id, tuple(objects), tuple(gens.values()), tuple(cells.values()),
+                            tuple(eqs), tuple(pbs), names, span=decl.span, pushouts=tuple(pos),
+                            products=tuple(prods), equalizers=tuple(eqzs), terminals=tuple(terms))
 
-    def cospan(self, p: Presentation, fe: A.Expr, ge: A.Expr, end: str = "cod") -> tuple[Path, Path]:
+    def cospan(self, p: Presentation | _Draft, fe: A.Expr, ge: A.Expr, end: str = "cod") -> tuple[Path, Path]:
         """The two arrows of a pullback; a bare `id` is the identity on the other's codomain (on
         its domain, `end="dom"`, for the span of a pushout)."""
         f, g = self.term1(p, fe), self.term1(p, ge)
@@ -434,8 +447,7 @@ class Elaborator:
             g = free.identity(getattr(f, end))
         return f, g
 
-    def pushout(self, p: Presentation, item: A.PullbackDecl, objects: list[str],
-                gens: dict[str, Generator], eqs: list[Equation]) -> Pushout:
+    def pushout(self, p: _Draft, item: A.PullbackDecl, eqs: list[Equation]) -> Pushout:
         """`pushout (Q, i, j) of f, g` for a span f : C -> A, g : C -> B: the object Q, the
         injections i : A -> Q, j : B -> Q and the commuting square `Q.commutes` : i . f = j . g."""
         fe, ge, apex = item.f, item.g, item.apex.id
@@ -446,7 +458,8 @@ class Elaborator:
                 f"dom({_text(fe)}) = {f.dom} but dom({_text(ge)}) = {g.dom}", fe.span.to(ge.span),
                 "a pushout needs a span: two arrows out of the same object, "
                 "f : C -> A and g : C -> B")
-        objects.append(apex)
+        p.add_object(apex)
+        gens = p.generator
         gens[item.left.id] = Generator(item.left.id, f.cod, apex)
         gens[item.right.id] = Generator(item.right.id, g.cod, apex)
         i, j = free.generator_path(gens[item.left.id]), free.generator_path(gens[item.right.id])
@@ -454,7 +467,7 @@ class Elaborator:
                             span=item.span, pullback=apex, construction="pushout"))
         return Pushout(apex, item.left.id, item.right.id, f, g, span=item.span)
 
-    def equation(self, p: Presentation, n: A.Name, l: A.Expr, r: A.Expr, span: Span) -> Equation:
+    def equation(self, p: Presentation | _Draft, n: A.Name, l: A.Expr, r: A.Expr, span: Span) -> Equation:
         if self.mentions_cell(p, l) or self.mentions_cell(p, r):
             lt, rt = self.term2(p, l), self.term2(p, r)
             if (lt.source, lt.target) != (rt.source, rt.target):
@@ -485,7 +498,7 @@ class Elaborator:
         raise self.error("E211", f"expected an object name, found `{_text(e)}`", e.span,
                          "objects of a presentation are names declared with `objects`")
 
-    def mentions_cell(self, p: Presentation, e: A.Expr) -> bool:
+    def mentions_cell(self, p: Presentation | _Draft, e: A.Expr) -> bool:
         match e:
             case A.Name(id=i):
                 return i in p.cell
@@ -497,9 +510,9 @@ class Elaborator:
                 return any(not isinstance(a, A.Keyword) and self.term_kind(p, a) == 1 for a in args)
         return False
 
-    def term_kind(self, p: Presentation, e) -> int:
+    def term_kind(self, p: Presentation | _Draft, e) -> int:
         """0 object, 1 a 1-cell term, 2 a 2-cell term (a guess from the names it mentions)."""
-        if isinstance(e, A.Name) and e.id in p.objects:
+        if isinstance(e, A.Name) and e.id in p.object_index:
             return 0
         return 2 if self.mentions_cell(p, e) else 1
 
@@ -531,14 +544,14 @@ class Elaborator:
             rt = free.identity(lt.dom)
         return lt, rt
 
-    def term1(self, p: Presentation, e: A.Expr) -> Path | _Identity:
+    def term1(self, p: Presentation | _Draft, e: A.Expr) -> Path | _Identity:
         """A 1-cell term of `p`; `id` without an object stays open until its neighbours type it."""
         match e:
             case A.Name(id="id"):
                 return _Identity(e.span)
             case A.Name(id=i) if i in p.generator:
                 return free.generator_path(p.generator[i])
-            case A.Name(id=i) if i in p.objects:
+            case A.Name(id=i) if i in p.object_index:
                 raise self.error("E212", f"`{i}` is an object, not a 1-cell", e.span,
                                  f"its identity is `id({i})`")
             case A.Name(id=i) if i in p.cell:
@@ -551,7 +564,7 @@ class Elaborator:
                 raise self.error("E201", f"`{i}` is not declared in `{p.name}`", e.span,
                                  *_did_you_mean(i, list(p.generator) + list(p.objects)))
             case A.Call(func=A.Name(id="id"), args=(arg,)) if isinstance(arg, A.Name):
-                return free.identity(self.object_name(arg, list(p.objects), p.generator, p.name))
+                return free.identity(self.object_name(arg, p.object_index, p.generator, p.name))
             case A.QualName(parts=parts):
                 names = tuple(A.Name(x, span=e.span) for x in parts)
                 return self.term1(p, A.Compose(names, span=e.span))
@@ -618,7 +631,7 @@ class Elaborator:
             return Span(s.file, s.line, i + 1, s.end_line, j + 2)
         return s
 
-    def term2(self, p: Presentation, e: A.Expr) -> Term2:
+    def term2(self, p: Presentation | _Draft, e: A.Expr) -> Term2:
         match e:
             case A.Name(id=i) if i in p.cell:
                 return p.cell[i]
@@ -664,7 +677,7 @@ class Elaborator:
                         f"object {inner.source.cod} but `{_text(l)}` starts at object {outer.source.dom}",
                         e.span, "in `β * α` the 1-cells of α must end where those of β start")
                 return Horizontal(outer, inner, span=e.span)
-            case A.Name(id=i) if i in p.generator or i in p.objects:
+            case A.Name(id=i) if i in p.generator or i in p.object_index:
                 kind = "a 1-cell" if i in p.generator else "an object"
                 raise self.error("E213", f"`{i}` is {kind}, not a 2-cell", e.span,
                                  f"its identity 2-cell is `id({i})`" if i in p.generator else
@@ -680,7 +693,7 @@ class Elaborator:
         raise self.error("E217", f"`{_text(e)}` is not a 2-cell term", e.span,
                          "2-cell terms are cells, `id(f)`, `β . α`, `β * α`, `h * α` and `α * f`")
 
-    def whisker(self, p: Presentation, e: A.Expr) -> Term2:
+    def whisker(self, p: Presentation | _Draft, e: A.Expr) -> Term2:
         if self.term_kind(p, e) == 1:
             t = self.term1(p, e)
             if isinstance(t, _Identity):
@@ -752,11 +765,11 @@ class Elaborator:
                 continue
             if not self.declare(seen, m.source, "mapped"):
                 continue
-            if key in p.objects:
+            if key in p.object_index:
                 value = None
                 if target is not None:
                     try:
-                        value = self.object_name(m.image, list(target.objects), target.generator,
+                        value = self.object_name(m.image, target.object_index, target.generator,
                                                  target.name)
                     except _Failed:
                         continue
@@ -768,7 +781,7 @@ class Elaborator:
             else:
                 self.error("E209", f"`{key}` is not an object or generator of `{p.name}`", m.source.span,
                            *_did_you_mean(key, list(p.objects) + list(p.generator) + list(p.cell)))
-        self.unmapped(decl, p, seen, objects_computed=_computes_objects(tgt))
+        self.unmapped(decl, p, seen, tgt)
         for key, m in pending:
             value = None
             try:
@@ -786,18 +799,20 @@ class Elaborator:
             self.computed_pullbacks(decl, p, target, seen, objects, arrows)
         return Functor(name, src, tgt, objects, arrows, cells, span=decl.span)
 
-    def unmapped(self, decl: A.FunctorDecl, p: Presentation, seen: dict[str, Span],
-                 objects_computed: bool = False) -> None:
+    def unmapped(self, decl: A.FunctorDecl, p: Presentation, seen: dict[str, Span], target=None) -> None:
         """E207 for every object, generator and 2-cell the functor leaves without an image.
 
         A pullback's apex and projections may be left out together (they are then computed in
         the target); mapping some of the three but not all is an error. A target whose objects
-        are computed by running the generators (`Param`) checks its objects itself.
+        are computed by running the generators (`Param`) checks its objects itself; the target's
+        backend is asked (and so imported) only when an object is left out.
         """
-        may_skip = p.pullback_names() | (set(p.objects) if objects_computed else set())
+        may_skip = p.pullback_names()
         missing = [n for n in (*p.objects, *p.generator, *p.cell) if n not in seen and n not in may_skip]
+        if any(n in p.object_index for n in missing) and _computes_objects(target):
+            missing = [n for n in missing if n not in p.object_index]
         if missing:
-            objs = [n for n in missing if n in p.objects]
+            objs = [n for n in missing if n in p.object_index]
             gens = [n for n in missing if n in p.generator]
             cells = [n for n in missing if n in p.cell]
             what = _kinds(("object", objs), ("generator", gens), ("2-cell", cells))
@@ -1181,7 +1196,7 @@ class Elaborator:
         comps: dict[str, Image] = {}
         seen: dict[str, Span] = {}
         for m in decl.mappings:
-            if not isinstance(m.source, A.Name) or m.source.id not in p.objects:
+            if not isinstance(m.source, A.Name) or m.source.id not in p.object_index:
                 self.error("E209", f"`{_text(m.source)}` is not an object of `{p.name}`", m.source.span,
                            "a transformation has one component per object of the source",
                            *(_did_you_mean(m.source.id, p.objects) if isinstance(m.source, A.Name) else ()))
@@ -1209,7 +1224,8 @@ class Elaborator:
                 except _Failed:
                     continue
             comps[key] = Image(key, m.image, value, span=m.span)
-        missing = [o for o in p.objects if o not in seen and o not in p.pullback_names()]
+        computed = p.pullback_names()
+        missing = [o for o in p.objects if o not in seen and o not in computed]
         if missing:
             self.error("E207", f"transformation `{decl.name.id}` has no component at {_list(missing)}",
                        decl.name.span, "add " + ", ".join(f"`{n} |-> …`" for n in missing))

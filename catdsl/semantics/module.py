@@ -176,6 +176,11 @@ class Presentation:
     terminals: tuple[str, ...] = ()
 
     @cached_property
+    def object_index(self) -> dict[str, int]:
+        """Object name -> its position: membership in constant time, in declaration order."""
+        return {o: i for i, o in enumerate(self.objects)}
+
+    @cached_property
     def generator(self) -> dict[str, Generator]:
         return {g.name: g for g in self.generators}
 

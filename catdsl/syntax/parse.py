@@ -64,13 +64,35 @@ TOKEN_WORDS = {
 }
 
 
-def _grammar_text() -> str:
+def _grammar_path(name: str) -> Path:
+    """A file of the `catdsl.grammar` package: the grammar, or the tables made from it."""
     try:
-        return (resources.files("catdsl.grammar") / "catdsl.lark").read_text(encoding="utf-8")
+        found = resources.files("catdsl.grammar") / name
+        if isinstance(found, Path):
+            return found
+    except (ModuleNotFoundError, TypeError):
+        pass
+    # Running from a source tree that was not installed: the grammar sits at the top.
+    return Path(__file__).resolve().parents[2] / "grammar" / name
+
+
+def _read_grammar_file(name: str) -> str | None:
+    try:
+        return (resources.files("catdsl.grammar") / name).read_text(encoding="utf-8")
     except (ModuleNotFoundError, FileNotFoundError, TypeError):
-        # Running from a source tree that was not installed: the grammar sits at the top.
-        here = Path(__file__).resolve().parents[2] / "grammar" / "catdsl.lark"
-        return here.read_text(encoding="utf-8")
+        pass
+    try:
+        return (Path(__file__).resolve().parents[2] / "grammar" / name).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+@lru_cache(maxsize=1)
+def _grammar_text() -> str:
+    text = _read_grammar_file("catdsl.lark")
+    if text is None:
+        raise FileNotFoundError("grammar/catdsl.lark: the catdsl grammar is missing")
+    return text
 
 
 def _token_word(name: str) -> str:
@@ -376,12 +398,30 @@ class _Builder(Transformer):
 
 
 class _ParserHandle:
-    def __init__(self) -> None:
+    """The one parser of a process, with its callbacks. Its LALR tables are loaded from
+    `grammar/catdsl.tables.json` when that file was made from this grammar and lark version
+    (`catdsl.syntax.tables`), and built from the grammar otherwise (`source` says which)."""
+
+    def __init__(self, tables: bool = True) -> None:
+        from catdsl.syntax import tables as T
+
         self.builder = _Builder()
         self.comments: list[Token] = []
-        self.lark = Lark(_grammar_text(), parser="lalr", lexer="basic", postlex=_Newlines(),
-                         transformer=self.builder, maybe_placeholders=False,
-                         lexer_callbacks={"COMMENT": self.comments.append})
+        callbacks = {"transformer": self.builder, "postlex": _Newlines(),
+                     "lexer_callbacks": {"COMMENT": self.comments.append}}
+        grammar = _grammar_text()
+        self.lark = None
+        if tables:
+            text = _read_grammar_file(T.FILE)
+            saved = T.loads(text, grammar, tuple(_Newlines.always_accept)) if text is not None else None
+            if saved is not None:
+                try:
+                    self.lark = Lark._load_from_dict(*saved, **callbacks)
+                except Exception:  # another lark's loader: build the tables instead
+                    self.lark = None
+        self.source = "shipped tables" if self.lark is not None else "grammar"
+        if self.lark is None:
+            self.lark = Lark(grammar, **T.OPTIONS, **callbacks)
         self.lock = threading.Lock()
 
 
