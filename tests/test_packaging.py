@@ -47,6 +47,7 @@ def wheel(tmp_path_factory) -> Path:
 def test_the_wheel_contains_the_grammar(wheel: Path) -> None:
     names = zipfile.ZipFile(wheel).namelist()
     assert "catdsl/grammar/catdsl.lark" in names
+    assert "catdsl/grammar/catdsl.tables.json" in names  # the parser's tables, so start-up is fast
     entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
     text = zipfile.ZipFile(wheel).read(entry_points).decode()
     assert "catdsl = catdsl.cli:main" in text
@@ -61,12 +62,12 @@ def test_the_installed_package_finds_its_grammar_outside_the_repository(wheel: P
     elsewhere.mkdir()
     shutil.copy2(ROOT / "examples" / "functor.cat", elsewhere / "functor.cat")
     probe = (
-        "import json, catdsl, catdsl.syntax.parse as parse\n"
+        "import json, catdsl, catdsl.syntax.parse as parse, catdsl.syntax.tables as tables\n"
         "from catdsl.semantics.elaborate import load\n"
         "m = load('functor.cat')\n"
         "tree = parse.parse('category C { objects A; f : A -> A }')\n"
         "print(json.dumps({'file': catdsl.__file__, 'statements': len(tree.statements),\n"
-        "                  'functors': sorted(m.functors)}))\n"
+        "                  'functors': sorted(m.functors), 'tables': tables.is_current()}))\n"
     )
     # -S: no site-packages, so neither the editable install of this checkout nor its .pth
     # files are seen; the venv's site-packages comes after the target only to provide lark.
@@ -77,3 +78,4 @@ def test_the_installed_package_finds_its_grammar_outside_the_repository(wheel: P
     assert Path(found["file"]).resolve().is_relative_to(target.resolve())
     assert found["statements"] == 1
     assert found["functors"] == ["F", "G"]
+    assert found["tables"]  # the installed package finds its shipped tables, current for its grammar
