@@ -7,11 +7,15 @@ import math
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy.linalg import orthogonal_procrustes
 from torch import nn
 
 from backends.torch.features import (
     RepPath,
+    _hsic_terms,
+    _trace_products,
     affine_fit,
     affine_naturality,
     features,
@@ -131,6 +135,67 @@ def test_cka_of_independent_features_is_near_zero_only_when_unbiased() -> None:
     Y = torch.randn(2000, 32, generator=gen(1))
     assert abs(linear_cka(X, Y)) < 0.005
     assert linear_cka(X, Y, unbiased=False) > 0.01  # the biased estimator's d/n offset
+
+
+def gram_hsic(K: torch.Tensor, L: torch.Tensor) -> float:
+    """The oracle: Song et al.'s unbiased HSIC from the n × n Gram matrices, term by term."""
+    n = K.shape[0]
+    Kt = K - torch.diag(torch.diagonal(K))
+    Lt = L - torch.diag(torch.diagonal(L))
+    ones = torch.ones(n, dtype=K.dtype)
+    value = (torch.trace(Kt @ Lt) + (ones @ Kt @ ones) * (ones @ Lt @ ones) / ((n - 1) * (n - 2))
+             - 2.0 / (n - 2) * (ones @ Kt @ Lt @ ones))
+    return float(value / (n * (n - 3)))
+
+
+def gram_cka(X: torch.Tensor, Y: torch.Tensor) -> float:
+    K, L = X @ X.T, Y @ Y.T
+    return gram_hsic(K, L) / math.sqrt(gram_hsic(K, K) * gram_hsic(L, L))
+
+
+@settings(max_examples=60, deadline=None)
+@given(n=st.integers(4, 40), d1=st.integers(1, 60), d2=st.integers(1, 60), shift=st.floats(-3, 3),
+       mix=st.floats(0, 2), seed=st.integers(0, 2**31))
+def test_unbiased_cka_in_feature_space_equals_the_gram_form(n, d1, d2, shift, mix, seed) -> None:
+    """Narrower and wider than the probe set (both ways of forming tr KL), uncentred inputs."""
+    g = gen(seed)
+    X = torch.randn(n, d1, generator=g, dtype=torch.float64) + shift
+    Y = torch.randn(n, d2, generator=g, dtype=torch.float64)
+    Y[:, : min(d1, d2)] += mix * X[:, : min(d1, d2)]
+    terms = _hsic_terms(X, Y).tolist()  # the estimator itself is invariant to centring
+    K, L = X @ X.T, Y @ Y.T
+    for got, want in zip(terms, (gram_hsic(K, L), gram_hsic(K, K), gram_hsic(L, L))):
+        assert got == pytest.approx(want, rel=1e-9, abs=1e-9 * (1 + float((K * K).sum() + (L * L).sum())) ** 0.5)
+    assert linear_cka(X, Y) == pytest.approx(gram_cka(X - X.mean(0), Y - Y.mean(0)), rel=1e-8, abs=1e-9)
+
+
+@pytest.mark.parametrize("n, d", [(50, 3), (6, 40)])
+def test_both_ways_of_forming_the_traces_are_taken_and_agree(n, d) -> None:
+    X = torch.randn(n, d, generator=gen(0), dtype=torch.float64)
+    Y = torch.randn(n, d + 1, generator=gen(1), dtype=torch.float64)
+    K, L = X @ X.T, Y @ Y.T
+    expected = torch.stack([(K * L).sum(), (K * K).sum(), (L * L).sum()])
+    assert torch.allclose(_trace_products(X, Y), expected, rtol=1e-12)
+    assert linear_cka(X, Y) == pytest.approx(gram_cka(X - X.mean(0), Y - Y.mean(0)), rel=1e-10)
+    assert linear_cka(X, Y, unbiased=False) == pytest.approx(reference_cka(X.numpy(), Y.numpy(), False), rel=1e-10)
+
+
+def test_cka_of_a_constant_side_is_nan_and_needs_four_points() -> None:
+    X = torch.randn(10, 4, generator=gen(0))
+    assert math.isnan(linear_cka(X, torch.ones(10, 3)))
+    assert math.isnan(linear_cka(torch.zeros(10, 2), X, unbiased=False))
+    with pytest.raises(ValueError, match="at least 4"):
+        linear_cka(X[:3], X[:3])
+
+
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(
+    not torch.cuda.is_available(), reason="no CUDA"))])
+def test_cka_runs_on_the_features_device(device) -> None:
+    X = torch.randn(300, 16, generator=gen(0))
+    Y = torch.tanh(X @ torch.randn(16, 8, generator=gen(1)))
+    for unbiased in (True, False):
+        assert linear_cka(X.to(device), Y.to(device), unbiased) == pytest.approx(linear_cka(X, Y, unbiased), rel=1e-9)
+    assert _hsic_terms(*(t.to(device, torch.float64) for t in (X, Y))).device.type == device
 
 
 def test_procrustes_distance() -> None:
