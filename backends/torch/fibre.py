@@ -34,7 +34,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from backends.run.jobs import JobContext, JobKind
+from backends.run.jobs import JobContext, JobKind, JobResult
 from backends.run.plan import CODE_VERSION, Job
 from backends.torch.results import Results
 from backends.torch.transfer import TransferUniversal, _problem
@@ -274,15 +274,21 @@ def _image(pairs, side: int) -> int:
     return int(pairs[:, side].unique().numel()) if len(pairs) else 0
 
 
-def _run(jobs: Sequence[Job], ctx: JobContext) -> None:
+def _compute(jobs: Sequence[Job], ctx: JobContext) -> list[JobResult]:
+    """Each job's result, returned for the executor to store (reads the store only, so it runs
+    on any executor's workers); a failure carries the results made before it (`partial`)."""
     from backends.torch.transfer import _digest
 
-    results = Results(ctx)
+    results, made = Results(ctx), []
     for job in jobs:
         start = time.perf_counter()
-        metrics, tensors = _run_fibre(job, results, ctx.device)
-        ctx.store.put(job.key, job.kind, {"label": job.label, **job.spec}, tensors, metrics, _digest(tensors),
-                      seconds=time.perf_counter() - start)
+        try:
+            metrics, tensors = _run_fibre(job, results, ctx.device)
+        except Exception as e:
+            e.partial = made
+            raise
+        made.append(JobResult.of(job, tensors, metrics, _digest(tensors), seconds=time.perf_counter() - start))
+    return made
 
 
 def _work(jobs: Sequence[Job], ctx: JobContext) -> float:
@@ -292,7 +298,7 @@ def _work(jobs: Sequence[Job], ctx: JobContext) -> float:
     return step_work(spec["models"][0], tuple(spec["input"]), 64, len(jobs))
 
 
-FIBRE = JobKind("fibre", _run, work=_work)
+FIBRE = JobKind("fibre", compute=_compute, work=_work)
 
 
 # ---- a declared pullback in a functor into Rep -----------------------------------------------------

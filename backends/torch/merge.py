@@ -39,7 +39,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from backends.run.jobs import JobContext, JobKind
+from backends.run.jobs import JobContext, JobKind, JobResult
 from backends.run.plan import CODE_VERSION, Job
 from backends.torch.results import Results, TrainingDiverged
 from backends.torch.transfer import TransferUniversal, _optimizer, _problem, _probe
@@ -680,15 +680,21 @@ def _run_multitask(job: Job, results: Results, device="cpu") -> tuple[dict, dict
     return metrics, tensors
 
 
-def _run(jobs: Sequence[Job], ctx: JobContext) -> None:
+def _compute(jobs: Sequence[Job], ctx: JobContext) -> list[JobResult]:
+    """Each job's result, returned for the executor to store (reads the store only, so it runs
+    on any executor's workers); a failure carries the results made before it (`partial`)."""
     from backends.torch.transfer import _digest
 
-    results = Results(ctx)
+    results, made = Results(ctx), []
     for job in jobs:
         start = time.perf_counter()
-        metrics, tensors = (_run_merge if job.spec["method"] == "fedavg" else _run_multitask)(job, results, ctx.device)
-        ctx.store.put(job.key, job.kind, {"label": job.label, **job.spec}, tensors, metrics, _digest(tensors),
-                      seconds=time.perf_counter() - start)
+        try:
+            metrics, tensors = (_run_merge if job.spec["method"] == "fedavg" else _run_multitask)(job, results, ctx.device)
+        except Exception as e:
+            e.partial = made
+            raise
+        made.append(JobResult.of(job, tensors, metrics, _digest(tensors), seconds=time.perf_counter() - start))
+    return made
 
 
 def _work(jobs: Sequence[Job], ctx: JobContext) -> float:
@@ -698,8 +704,8 @@ def _work(jobs: Sequence[Job], ctx: JobContext) -> float:
     return step_work(spec["model"], tuple(spec["input"]), 64, len(jobs))
 
 
-MERGE = JobKind("merge", _run, work=_work)
-MULTITASK = JobKind("multitask", _run, work=_work)
+MERGE = JobKind("merge", compute=_compute, work=_work)
+MULTITASK = JobKind("multitask", compute=_compute, work=_work)
 
 
 # ---- laws ----------------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from backends.run.jobs import JobContext, JobKind
+from backends.run.jobs import JobContext, JobKind, JobResult
 from backends.run.plan import CODE_VERSION, Job
 from backends.torch.results import Results
 from catdsl.diagnostics import Diagnostic
@@ -340,35 +340,46 @@ def learner(results: Results, spec: dict, trained: dict | None = None):
     return model, data
 
 
-def _run(jobs: Sequence[Job], ctx: JobContext) -> None:
+def _compute(jobs: Sequence[Job], ctx: JobContext) -> list[JobResult]:
+    """Each job's result, returned for the executor to store (reads the store only, so it runs
+    on any executor's workers); a failure carries the results made before it (`partial`)."""
+    results, made = Results(ctx), []
+    try:
+        for job in jobs:
+            made.append(_transfer(job, results, ctx.device))
+    except Exception as e:
+        e.partial = made
+        raise
+    return made
+
+
+def _transfer(job: Job, results: Results, device) -> JobResult:
+    """Train one transfer method's learner on the target data and measure it."""
     from backends.torch.adapters import accuracy, counts, fit
     from backends.torch.segment import OptimizerSpec
 
-    results = Results(ctx)
-    for job in jobs:
-        start = time.perf_counter()
-        model, data = learner(results, job.spec)
-        # the learner and the data on the job's device, once: nothing moves between them while training
-        model, data = model.to(ctx.device), data.to(ctx.device)
-        loss = job.spec["loss"]
-        metrics: dict[str, Any] = {}
-        if job.spec["method"] == "pullback" and job.spec["head"] == "source" and \
-                tuple(data.input_shape) == tuple(job.spec["source_input"]):
-            # the source model alone on the target: what the pullback has to recover from
-            source_model, _ = learner(results, {**job.spec, "method": "fine_tune"})
-            metrics["source_alone"] = accuracy(source_model.to(ctx.device), data.x_test, data.y_test, loss)[1]
-        losses, seconds = fit(model, data, OptimizerSpec.from_json(job.spec["optimizer"]), loss)
-        trainable, total = counts(model)
-        test_loss, test_acc = accuracy(model, data.x_test, data.y_test, loss)
-        _, train_acc = accuracy(model, data.x_train, data.y_train, loss)
-        metrics.update({"accuracy": test_acc, "loss": test_loss, "train_accuracy": train_acc,
-                        "seconds": seconds, "trainable": trainable, "parameters": total,
-                        "trainable_fraction": trainable / total if total else 0.0,
-                        "final_train_loss": losses[-1] if losses else None, "steps": len(losses)})
-        metrics = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in metrics.items()}
-        tensors = {n: p.detach().cpu().contiguous().clone() for n, p in model.named_parameters() if p.requires_grad}
-        ctx.store.put(job.key, job.kind, {"label": job.label, **job.spec}, tensors, metrics, _digest(tensors),
-                      seconds=time.perf_counter() - start)
+    start = time.perf_counter()
+    model, data = learner(results, job.spec)
+    # the learner and the data on the job's device, once: nothing moves between them while training
+    model, data = model.to(device), data.to(device)
+    loss = job.spec["loss"]
+    metrics: dict[str, Any] = {}
+    if job.spec["method"] == "pullback" and job.spec["head"] == "source" and \
+            tuple(data.input_shape) == tuple(job.spec["source_input"]):
+        # the source model alone on the target: what the pullback has to recover from
+        source_model, _ = learner(results, {**job.spec, "method": "fine_tune"})
+        metrics["source_alone"] = accuracy(source_model.to(device), data.x_test, data.y_test, loss)[1]
+    losses, seconds = fit(model, data, OptimizerSpec.from_json(job.spec["optimizer"]), loss)
+    trainable, total = counts(model)
+    test_loss, test_acc = accuracy(model, data.x_test, data.y_test, loss)
+    _, train_acc = accuracy(model, data.x_train, data.y_train, loss)
+    metrics.update({"accuracy": test_acc, "loss": test_loss, "train_accuracy": train_acc,
+                    "seconds": seconds, "trainable": trainable, "parameters": total,
+                    "trainable_fraction": trainable / total if total else 0.0,
+                    "final_train_loss": losses[-1] if losses else None, "steps": len(losses)})
+    metrics = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in metrics.items()}
+    tensors = {n: p.detach().cpu().contiguous().clone() for n, p in model.named_parameters() if p.requires_grad}
+    return JobResult.of(job, tensors, metrics, _digest(tensors), seconds=time.perf_counter() - start)
 
 
 def _work(jobs: Sequence[Job], ctx: JobContext) -> float:
@@ -378,7 +389,7 @@ def _work(jobs: Sequence[Job], ctx: JobContext) -> float:
     return step_work(spec["model"], tuple(spec["source_input"]), spec["optimizer"]["batch"], len(jobs))
 
 
-TRANSFER = JobKind("transfer", _run, work=_work)
+TRANSFER = JobKind("transfer", compute=_compute, work=_work)
 
 
 # ---- the universal property ------------------------------------------------------------------------
