@@ -119,27 +119,15 @@ class LocalExecutor:
             return counts
         self.context.device = device_for(self.context.device)
         done = {j.key for j in jobs} - {j.key for j in todo}
-        bar = None
-        if progress:
-            from rich.console import Console
-            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-            bar = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                           TimeElapsedColumn(), transient=False, console=Console(stderr=True))  # stdout: results only
-            bar.start()
-            overall = bar.add_task("jobs", total=len(todo))
+        bars = Bars(len(todo)) if progress else None
         try:
             pending = list(todo)
             while pending:
                 batch = self._next(pending, done)
                 kind = job_kind(batch[0].kind)
-                title = batch[0].label if len(batch) == 1 else \
-                    f"  {batch[0].origin[0] if batch[0].origin else 'ensemble'}: {len(batch)} runs as one ensemble"
-                shown = f"  {title}" if len(batch) == 1 else title
-                task = bar.add_task(shown, total=len(batch)) if bar else None
-                # a job body may report its own progress (epochs) beside its title: ctx.memo["progress"]
-                self.context.memo["progress"] = (lambda text, t=task, shown=shown: bar.update(
-                    t, description=f"{shown}  {text}")) if bar else None
+                task = bars.begin(batch) if bars else None
+                # a job body reports its own progress (epochs) beside its title: `jobs.report`
+                self.context.progress = (lambda text, fraction, t=task: bars.note(t, text, fraction)) if bars else None
                 fresh: list[Job] = []
                 try:
                     with store.lock([j.key for j in batch], waiting=lambda key: self._waiting(plan, key)):
@@ -149,6 +137,7 @@ class LocalExecutor:
                             with torch_threads(threads) if threads else nullcontext():
                                 kind.execute(fresh, self.context)
                 finally:
+                    self.context.progress = None
                     finished = [j for j in batch if store.has(j.key)]
                     for j in finished:
                         done.add(j.key)
@@ -156,12 +145,11 @@ class LocalExecutor:
                     ran = sum(1 for j in finished if j in fresh)
                     counts["ran"] += ran
                     counts["reused"] += len(finished) - ran
-                    if bar:
-                        bar.update(task, completed=len(finished))
-                        bar.update(overall, advance=len(finished))
+                    if bars:
+                        bars.end(task, len(finished))
         finally:
-            if bar:
-                bar.stop()
+            if bars:
+                bars.stop()
         return counts
 
     @staticmethod
@@ -190,3 +178,44 @@ class LocalExecutor:
             return [alone]
         first = ready[0]
         return [j for j in ready if j.kind == first.kind and key(j) == key(first)]
+
+
+def batch_title(batch: list[Job]) -> str:
+    """What a progress bar calls a batch: its job, or its declaration and size."""
+    if len(batch) == 1:
+        return f"  {batch[0].label}"
+    return f"  {batch[0].origin[0] if batch[0].origin else 'ensemble'}: {len(batch)} runs as one ensemble"
+
+
+class Bars:
+    """The progress display of a run, on stderr (stdout is for results): one bar for all jobs and
+    one per running batch, beside which its body's line (`backends.run.jobs.report`) shows; a
+    batch's bar moves by the fraction of it done (a sweep's bar by its members' epochs)."""
+
+    def __init__(self, total: int):
+        from rich.console import Console
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.progress = Progress(TextColumn("{task.description}"), BarColumn(),
+                                 TextColumn("{task.completed:.0f}/{task.total}"), TimeElapsedColumn(),
+                                 transient=False, console=Console(stderr=True))
+        self.progress.start()
+        self.overall = self.progress.add_task("jobs", total=total)
+        self.titles: dict[int, tuple[str, int]] = {}
+
+    def begin(self, batch: list[Job]) -> int:
+        task = self.progress.add_task(batch_title(batch), total=len(batch))
+        self.titles[task] = (batch_title(batch), len(batch))
+        return task
+
+    def note(self, task: int, text: str, fraction: float | None = None) -> None:
+        title, size = self.titles.get(task, ("", 1))
+        extra = {} if fraction is None else {"completed": max(0.0, min(1.0, fraction)) * size}
+        self.progress.update(task, description=f"{title}  {text}", **extra)
+
+    def end(self, task: int, finished: int) -> None:
+        self.progress.update(task, completed=finished)
+        self.progress.update(self.overall, advance=finished)
+
+    def stop(self) -> None:
+        self.progress.stop()

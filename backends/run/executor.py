@@ -11,7 +11,8 @@ executor is built:
   (`backends.run.ray_executor`; the extra `catdsl[ray]`).
 
 All compute the same jobs, batched alike, and their states are bitwise equal; in each, the
-driver (this process) alone writes the store.
+driver (this process) writes the results, and a worker writes only its running job's partial
+record (`Store.put_partial`). Every executor shows its batches' progress lines.
 """
 
 from __future__ import annotations

@@ -33,11 +33,48 @@ if TYPE_CHECKING:
 class JobContext:
     """What a job body runs against: the store its inputs are read from and its results written
     to, the device (decided by the executor before the first job runs), and values the jobs of
-    one executor keep in memory (states, data sets), each kind under keys of its own."""
+    one executor keep in memory (states, data sets), each kind under keys of its own.
+
+    `progress(text, fraction)`, set by the executor around each batch, shows a line beside the
+    running batch (None: nobody shows it); use `report`. `batches(list of batches)`, set by an
+    executor with workers around a driver-side body, computes batches of jobs the body made
+    itself on the workers, in parallel (None: here, one after another); use `compute_batches`."""
 
     store: "Store"
     device: str = "cpu"
     memo: dict[Any, Any] = field(default_factory=dict)
+    progress: Callable[[str, float | None], None] | None = None
+    batches: Callable[[list[list["Job"]]], None] | None = None
+
+
+def compute_batches(ctx: JobContext, batches: Sequence[Sequence["Job"]]) -> None:
+    """Finish and store the jobs of `batches` (each a list of jobs of one `compute` kind, run as one
+    call of its body), made by a driver-side body at run time, not planned (the adaptive order of
+    `classes` makes its barrier jobs round by round). On workers when the executor has them, else
+    here; the batches are the same either way, so the results are the same bits."""
+    todo = [[j for j in b if not ctx.store.has(j.key)] for b in batches]
+    todo = [b for b in todo if b]
+    if not todo:
+        return
+    if ctx.batches is not None:
+        ctx.batches(todo)
+        return
+    for batch in todo:
+        job_kind(batch[0].kind).execute(batch, ctx)
+
+
+def report(ctx: JobContext, text: str, fraction: float | None = None) -> None:
+    """Show `text` beside the running batch (epoch, step, loss, time left); `fraction` of the
+    batch done moves its bar. Nothing when the executor shows no progress."""
+    if ctx.progress is not None:
+        ctx.progress(text, fraction)
+
+
+def keep_partial(ctx: JobContext, name: str, data: bytes | None) -> None:
+    """Keep `data` (safetensors bytes) as the partial record `name` of a running job (the state
+    after its last epoch), or remove it (`None`): `Store.put_partial`, the one write a worker's
+    read-only store allows, says why that is safe. A record is progress, never a result."""
+    ctx.store.put_partial(name, data)
 
 
 @dataclass
@@ -47,7 +84,9 @@ class JobResult:
     key: str
     kind: str
     spec: dict[str, Any]  # as recorded: the job's spec with its label
-    tensors: dict[str, Any] | None
+    # name -> tensor; or, on its way back from a worker, the safetensors file's bytes (`Store.put`
+    # writes them as they are, so the driver need not import torch)
+    tensors: dict[str, Any] | bytes | None
     metrics: dict[str, Any]
     digest: str | None = None
     seconds: float | None = None
@@ -59,9 +98,10 @@ class JobResult:
 
 
 def store_results(store: "Store", results: Sequence[JobResult]) -> None:
-    """Write `results` to `store` (the driver's half of the seam)."""
-    for r in results:
-        store.put(r.key, r.kind, r.spec, r.tensors, r.metrics, r.digest, seconds=r.seconds)
+    """Write `results` to `store` (the driver's half of the seam): their tensor files made
+    durable, then their rows in one transaction (`Store.put_many`)."""
+    if results:
+        store.put_many([(r.key, r.kind, r.spec, r.tensors, r.metrics, r.digest, r.seconds) for r in results])
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,9 @@ process may use); `--address auto` joins the cluster this machine belongs to (`r
 --head` / `ray start --address HEAD:6379` ran before), `--address HOST:PORT` a given head. A task
 asks for one CPU, and one GPU when the run's device is CUDA. Ray retries a task whose worker
 died (`max_retries`); the executor sends a batch again itself when Ray reports it lost anyway.
+The tasks' progress lines reach the driver through a Ray queue (an actor on the driver's
+cluster), each put before the task's results; partial records a task writes into the shared
+store itself (`Store.put_partial`).
 """
 
 from __future__ import annotations
@@ -40,11 +43,22 @@ def import_ray():
     return ray
 
 
-def _task(ref, jobs, root, device, sys_path):
+class _Sender:
+    """A Ray queue as `work` sends on it: `put` returns once the queue's actor has the message,
+    so a batch's lines are there before its results."""
+
+    def __init__(self, queue):
+        self.queue = queue
+
+    def send(self, message) -> None:
+        self.queue.put(message)
+
+
+def _task(ref, jobs, root, device, sys_path, tag, channel):
     import torch
 
     torch.set_num_threads(1)
-    return work(ref, jobs, root, device, sys_path)
+    return work(ref, jobs, root, device, sys_path, tag, _Sender(channel) if channel is not None else None)
 
 
 @dataclass
@@ -52,6 +66,7 @@ class RayExecutor(WorkerExecutor):
     address: str | None = None
     _remote: Any = field(default=None, repr=False)
     _started: bool = False
+    _channel: Any = field(default=None, repr=False)  # a Ray queue (an actor): the tasks' messages
 
     def _ensure(self):
         ray = import_ray()
@@ -70,6 +85,10 @@ class RayExecutor(WorkerExecutor):
             gpus = 1 if self.context.device.startswith("cuda") else 0
             self._remote = ray.remote(_task).options(num_cpus=1, num_gpus=gpus, max_retries=RETRIES,
                                                      retry_exceptions=False)
+        if self._channel is None:
+            from ray.util.queue import Queue
+
+            self._channel = Queue(actor_options={"num_cpus": 0})
         return ray
 
     def _prepare(self) -> None:
@@ -77,14 +96,14 @@ class RayExecutor(WorkerExecutor):
         if self.workers is None:  # a cluster: as many batches at once as it has CPUs
             self.workers = max(1, int(ray.cluster_resources().get("CPU", 1)))
 
-    def _submit(self, ref, jobs):
+    def _submit(self, ref, jobs, tag):
         self._ensure()
         return self._remote.remote(ref, jobs, str(self.context.store.root.resolve()), self.context.device,
-                                   list(sys.path))
+                                   list(sys.path), tag, self._channel)
 
-    def _wait(self, handles):
+    def _wait(self, handles, timeout):
         ray = self._ensure()
-        finished, _ = ray.wait(handles, num_returns=1)
+        finished, _ = ray.wait(handles, num_returns=1, timeout=timeout)
         out = []
         for ref in finished:
             try:
@@ -97,7 +116,17 @@ class RayExecutor(WorkerExecutor):
                 out.append((ref, "lost", type(e).__name__))
         return out
 
+    def _messages(self) -> list[tuple]:
+        if self._channel is None:
+            return []
+        try:
+            waiting = self._channel.qsize()
+            return list(self._channel.get_nowait_batch(waiting)) if waiting else []
+        except Exception:  # noqa: BLE001  (a queue lost with its node: only progress is lost)
+            return []
+
     def close(self) -> None:
+        self._channel = None
         if self._started:
             import ray
 

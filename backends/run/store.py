@@ -6,6 +6,8 @@ One directory, by default `.catdsl/` beside the `.cat` file, that needs no serve
     DIR/tensors/KEY.safetensors  the tensors of job KEY (checkpoints, features)
 
     DIR/locks/KEY.lock           held (flock) by the process computing job KEY
+    DIR/partial/KEY.safetensors  progress of running job KEY (its last epoch), not a result
+                                 (`put_partial`: the one file a worker may write)
 
 A job is keyed by a content hash of everything it depends on (`job_key`), so a re-run reuses
 every finished job and a killed run resumes. A job is *finished* exactly when its row exists
@@ -61,6 +63,7 @@ DEFAULT_DIR = ".catdsl"
 DATABASE = "catdsl.sqlite"
 TENSORS = "tensors"
 LOCKS = "locks"
+PARTIAL = "partial"  # partial records of running jobs (`Store.put_partial`)
 DAMAGED_SUFFIX = ".damaged"
 # 2: jobs.tensor_sha256 (what `has`/`tensors` verify) and the sources table (`runs --file`)
 SCHEMA_VERSION = 2
@@ -402,29 +405,91 @@ class Store:
 
     @_guarded
     def put(self, key: str, kind: str, spec: Mapping[str, Any],
-            tensors: Mapping[str, Tensor] | None, metrics: Mapping[str, Any],
+            tensors: Mapping[str, Tensor] | bytes | None, metrics: Mapping[str, Any],
             state_digest: str | None, *, seconds: float | None = None) -> StoredJob:
         """Record finished job `key`: tensors made durable first, then the row, atomically.
 
         `spec` must be JSON data (it is what `runs` summarizes); `metrics` are final values
-        (`loss`, `accuracy`, … as numbers). Putting a key again replaces the job.
+        (`loss`, `accuracy`, … as numbers). `tensors` may be given as the file's bytes, made by
+        `tensor_file(key, kind, tensors)` elsewhere (an executor's worker). Putting a key again
+        replaces the job.
         """
-        _valid(key)
-        self._writable()
-        _check_json(spec, "spec")
-        spec_text = json.dumps(dict(spec), ensure_ascii=False, allow_nan=False)  # keeps order
-        metrics_text = json.dumps(dict(metrics), sort_keys=True)
-        size = sha = None
-        if tensors is not None:
-            size, sha = self._write_tensors(key, kind, tensors)
-        created = time.time()
+        return self.put_many([(key, kind, spec, tensors, metrics, state_digest, seconds)])[0]
+
+    @_guarded
+    def put_many(self, jobs: Iterable[tuple[str, str, Mapping[str, Any], Mapping[str, Tensor] | bytes | None,
+                                            Mapping[str, Any], str | None, float | None]]) -> list[StoredJob]:
+        """Record finished jobs `(key, kind, spec, tensors, metrics, state_digest, seconds)` as
+        `put` does, many at once: every tensor file made durable (written, fsynced, renamed;
+        the directory fsynced once), then all rows in one transaction. A crash at any point
+        loses only jobs whose rows were not committed; their files are overwritten when they
+        are recomputed. A finished job's partial record (`put_partial`) is removed."""
+        rows = []
+        renamed = False
+        for key, kind, spec, tensors, metrics, state_digest, seconds in jobs:
+            _valid(key)
+            self._writable()
+            _check_json(spec, "spec")
+            spec_text = json.dumps(dict(spec), ensure_ascii=False, allow_nan=False)  # keeps order
+            metrics_text = json.dumps(dict(metrics), sort_keys=True)
+            size = sha = None
+            if tensors is not None:
+                size, sha = self._write_tensors(key, kind, tensors, sync_dir=False)
+                renamed = True
+            rows.append((key, kind, spec_text, metrics_text, state_digest, size, time.time(), seconds, sha))
+        if renamed:
+            _fsync_dir(self.root / TENSORS)
         with self._write():
-            self._db.execute(
+            self._db.executemany(
                 "INSERT OR REPLACE INTO jobs (key, kind, spec, metrics, state_digest, tensor_bytes, created,"
-                " seconds, tensor_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (key, kind, spec_text, metrics_text, state_digest, size, created, seconds, sha))
-        return StoredJob(key, kind, json.loads(spec_text), json.loads(metrics_text),
-                         state_digest, size is not None, created, seconds, sha)
+                " seconds, tensor_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        for row in rows:
+            self._partial_path(row[0]).unlink(missing_ok=True)
+        return [StoredJob(key, kind, json.loads(spec_text), json.loads(metrics_text), digest, size is not None,
+                          created, seconds, sha)
+                for key, kind, spec_text, metrics_text, digest, size, created, seconds, sha in rows]
+
+    # -- partial records ----------------------------------------------------------------------
+
+    def put_partial(self, name: str, data: bytes | None) -> None:
+        """Keep `data` (a safetensors file's bytes) as the partial record `name` of a running job
+        (`DIR/partial/NAME.safetensors`), or remove it (`None`).
+
+        A partial record is progress inside a job (the state after an epoch), never a result:
+        no row lists it, so `has`, `get` and `runs` never see it, and the body that reads it
+        checks it (the torch backend's resume module checks the job keys, epochs and
+        digests). It is the one thing a read-only store (an executor's worker) may write, and
+        that is safe: it is written atomically (a temporary file in the same folder, then a
+        rename: a reader sees the old record or the new one, never half of one); the job's
+        body is its only writer (the driver holds the job's lock while a worker runs it);
+        a writer killed mid-write leaves a temporary file that `Store.open` removes like any
+        other; and the driver removes the record when it stores the job. It is not fsynced:
+        one lost or torn by a crash is ignored and the job trains from an earlier point."""
+        _valid(name)
+        path = self._partial_path(name)
+        if data is None:
+            try:
+                path.unlink(missing_ok=True)
+            except OSError:
+                pass
+            return
+        tmp = path.with_name(f"{_TMP_PREFIX}{_host()}.{os.getpid()}.{uuid.uuid4().hex[:12]}.{path.name}")
+        try:
+            path.parent.mkdir(exist_ok=True)
+            tmp.write_bytes(data)
+            os.replace(tmp, path)
+        except OSError:
+            tmp.unlink(missing_ok=True)  # a store that cannot keep records only loses progress
+
+    def partial(self, name: str) -> bytes | None:
+        """The bytes of partial record `name`, or None."""
+        try:
+            return self._partial_path(_valid(name)).read_bytes()
+        except OSError:
+            return None
+
+    def _partial_path(self, name: str) -> Path:
+        return self.root / PARTIAL / f"{name}.safetensors"
 
     @_guarded
     def get(self, key: str) -> StoredJob:
@@ -456,10 +521,13 @@ class Store:
             raise StoreError(path, f"the tensors of `{job.label}` ({key[:12]}) in `{path}` are damaged: their "
                              "sha256 is not the one recorded", hint)
         try:
-            return load(data)
+            tensors = load(data)
         except Exception as e:  # safetensors' own error type: the header or the layout is damaged
             raise StoreError(path, f"the tensors of `{job.label}` ({key[:12]}) in `{path}` cannot be read: {e}",
                              hint) from None
+        # in name order: safetensors hands them out in an order that differs from process to
+        # process, and code that walks a state (probe draws, flattening) must not depend on that
+        return dict(sorted(tensors.items()))
 
     @_guarded
     def runs(self, *, kind: str | None = None, label: str | None = None,
@@ -639,14 +707,19 @@ class Store:
         self.warnings.append(message)
         self.warn(message)
 
-    def _write_tensors(self, key: str, kind: str, tensors: Mapping[str, Tensor]) -> tuple[int, str]:
+    def _write_tensors(self, key: str, kind: str, tensors: Mapping[str, Tensor] | bytes,
+                       sync_dir: bool = True) -> tuple[int, str]:
         """Write KEY.safetensors durably and atomically; return its size in bytes and sha256."""
-        from safetensors.torch import save
-
         final = self._tensor_path(key)
         tmp = final.with_name(
             f"{_TMP_PREFIX}{_host()}.{os.getpid()}.{uuid.uuid4().hex[:12]}.{key}.safetensors")
-        data = save(_saveable(tensors), metadata={"catdsl.key": key, "catdsl.kind": kind})
+        if isinstance(tensors, (bytes, bytearray, memoryview)):
+            data = bytes(tensors)
+            problem = _bytes_problem(data, key, kind)
+            if problem is not None:
+                raise ValueError(f"the tensor file given for job {key[:12]} ({kind}) {problem}")
+        else:
+            data = tensor_file(key, kind, tensors)
         sha = hashlib.sha256(data).hexdigest()
         try:
             with open(tmp, "wb") as f:
@@ -657,15 +730,24 @@ class Store:
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
-        _fsync_dir(final.parent)
+        if sync_dir:
+            _fsync_dir(final.parent)
         stat = final.stat()
         self._verified[key] = (stat.st_size, stat.st_mtime_ns, stat.st_ino, sha)
         return len(data), sha
 
     def _remove_stray_temp_files(self) -> None:
-        """Remove temp files whose writer died (same host) or that are a day old (any host)."""
+        """Remove temp files whose writer died (same host) or that are a day old (any host), and
+        the partial records of finished jobs (a driver killed between storing a job and
+        removing its record leaves one)."""
         now = time.time()
-        for tmp in (self.root / TENSORS).glob(_TMP_PREFIX + "*"):
+        partial = self.root / PARTIAL
+        if partial.is_dir():
+            for record in partial.glob("*.safetensors"):
+                if not record.name.startswith(_TMP_PREFIX) and self._db.execute(
+                        "SELECT 1 FROM jobs WHERE key = ?", (record.name[: -len(".safetensors")],)).fetchone():
+                    record.unlink(missing_ok=True)
+        for tmp in [*(self.root / TENSORS).glob(_TMP_PREFIX + "*"), *partial.glob(_TMP_PREFIX + "*")]:
             parts = tmp.name[len(_TMP_PREFIX):].split(".")
             try:
                 host, pid = parts[0], int(parts[1])
@@ -751,6 +833,33 @@ def _fsync_dir(directory: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def tensor_file(key: str, kind: str, tensors: Mapping[str, Tensor]) -> bytes:
+    """The bytes of job `key`'s tensor file, as `put` writes it (a worker makes them, so that its
+    driver stores them without importing torch)."""
+    from safetensors.torch import save
+
+    return save(_saveable(tensors), metadata={"catdsl.key": key, "catdsl.kind": kind})
+
+
+def _bytes_problem(data: bytes, key: str, kind: str) -> str | None:
+    """What is wrong with the bytes of a tensor file given for job `key` (None: nothing): a
+    sound safetensors layout whose metadata names this job."""
+    try:
+        (n,) = struct.unpack("<Q", data[:8])
+        if n > len(data) - 8:
+            return "has a header longer than itself"
+        header = json.loads(data[8:8 + n])
+        ends = [int(v["data_offsets"][1]) for k, v in header.items() if k != "__metadata__"]
+        meta = header.get("__metadata__") or {}
+    except (struct.error, ValueError, TypeError, KeyError, IndexError, AttributeError):
+        return "is not safetensors"
+    if max(ends, default=0) != len(data) - 8 - n:
+        return "has tensors that do not fill it"
+    if meta.get("catdsl.key") != key or meta.get("catdsl.kind") != kind:
+        return f"names another job ({meta.get('catdsl.kind')} {str(meta.get('catdsl.key'))[:12]})"
+    return None
 
 
 def _saveable(tensors: Mapping[str, Tensor]) -> dict[str, Tensor]:

@@ -82,6 +82,9 @@ def run_file(module, args) -> int:
         raise DiagnosticError([Diagnostic("E403", e.message, _declaration(module, name),
                                           hints=(e.hint,) if e.hint else ())]) from None
     analyses = _analyses(module, s)
+    if getattr(args, "plots", None):  # `run --plots DIR`: each analysis draws itself (its `plots` hook)
+        for path in analysis.plots(module, s, analyses, args.plots):
+            print(f"plot: {path}", file=sys.stderr)
     on_report = getattr(args, "on_report", None)  # `run --report DIR`, `catdsl.run`: the JSON data as a dict
     if on_report is not None:
         on_report(run_report(module, s, analyses, counts))
@@ -92,7 +95,7 @@ def run_file(module, args) -> int:
         return 0
     _states_table(module, program, plan, store, console)
     for name, sweep in program.sweeps.items():
-        _sweep_table(sweep, list(plan.index[name].values()), store, console)
+        _sweep_table(sweep, list(plan.index[name].values()), store, console, _member_lengths(plan, store, name))
     for name, rep in program.reps.items():
         _rep_table(rep, plan.index[name], store, console)
     for a in module.analyses:
@@ -114,11 +117,17 @@ def run_report(module, session, analyses: dict[str, dict], counts: dict[str, int
         stored = session.store.get(job.key)
         jobs.append({"label": job.label, "kind": job.kind, "key": job.key, "digest": stored.state_digest,
                      "seconds": stored.seconds, "metrics": stored.metrics})
-    sweeps = {name: {"kind": "sweep", "of": f"{sweep.functor}.{sweep.generator}",
-                     "members": {f"{name}[{m.index}]": {"values": {k: v for k, v in m.values},
-                                                        "key": key}
-                                 for m, key in zip(sweep.members, session.plan.index[name].values())}}
-              for name, sweep in session.program.sweeps.items()}
+    sweeps = {}
+    for name, sweep in session.program.sweeps.items():
+        lengths = _member_lengths(session.plan, session.store, name)  # `fisher = …`: each run's length
+        sweeps[name] = {"kind": "sweep", "of": f"{sweep.functor}.{sweep.generator}",
+                        "members": {f"{name}[{m.index}]": {"values": {k: v for k, v in m.values}, "key": key,
+                                                           **({"fisher_rao": lengths[i]} if lengths else {})}
+                                    for i, (m, key) in enumerate(zip(sweep.members,
+                                                                     session.plan.index[name].values()))}}
+        groups = json_groups(sweep, [session.store.get(k).metrics for k in session.plan.index[name].values()])
+        if groups is not None:  # the grouped table: by the bound values other than `seed`
+            sweeps[name]["groups"] = groups
     return {"file": module.file, "jobs": jobs, "analyses": {**sweeps, **analyses}, "counts": counts}
 
 
@@ -190,8 +199,17 @@ def _fisher_rao(program, plan, store) -> dict[str, float]:
     return lengths
 
 
-def _sweep_table(sweep, keys: list[str], store, console) -> None:
-    """One row per member: its binding values, then test loss and accuracy of its final state."""
+def _member_lengths(plan, store, sweep_name: str) -> list[float] | None:
+    """`Param(…, fisher = …)`: each sweep member's Fisher–Rao length, in member order."""
+    from backends.torch.plan import fisher_index
+
+    keys = plan.index.get(fisher_index(sweep_name))
+    return [store.get(k).metrics["fisher_rao"] for k in keys.values()] if keys else None
+
+
+def _sweep_table(sweep, keys: list[str], store, console, lengths: list[float] | None = None) -> None:
+    """One row per member: its binding values, then test loss and accuracy of its final state
+    (and its Fisher–Rao length when the functor's Param asks for it)."""
     from rich.table import Table
     from rich.text import Text
 
@@ -200,15 +218,17 @@ def _sweep_table(sweep, keys: list[str], store, console) -> None:
     jobs = [store.get(key) for key in keys]
     warned = [(f"{sweep.name}[{member.index}]", job.metrics["warning"])
               for member, job in zip(sweep.members, jobs) if job.metrics.get("warning")]
-    for col in ("member", *sweep.bindings, "test loss", "test acc", "train acc", "digest", *(("note",) if warned else ())):
+    for col in ("member", *sweep.bindings, "test loss", "test acc", "train acc", *(("Fisher–Rao",) if lengths else ()),
+                "digest", *(("note",) if warned else ())):
         table.add_column(col, justify="right" if col not in ("member", "note") else "left")
     accuracies = []
-    for member, job in zip(sweep.members, jobs):
+    for i, (member, job) in enumerate(zip(sweep.members, jobs)):
         m = job.metrics
         if m.get("accuracy") is not None:
             accuracies.append(m["accuracy"])
         table.add_row(Text(f"{sweep.name}[{member.index}]"), *(Text(_show(v)) for _, v in member.values),
                       _number(m.get("loss")), _number(m.get("accuracy")), _number(m.get("train_accuracy")),
+                      *((_number(lengths[i]),) if lengths else ()),
                       (job.state_digest or "")[:12], *((_note(m),) if warned else ()))
     console.print(table)
     _warnings(warned, console)
@@ -241,6 +261,21 @@ def sweep_groups(sweep, metrics: list[dict]) -> list[dict]:
                     "loss": spread([m["loss"] for _, m in rows if m.get("loss") is not None]),
                     "best": best})
     return out
+
+
+def json_groups(sweep, metrics: list[dict]) -> list[dict] | None:
+    """`sweep_groups` as `run --format json` gives them (a sweep's `groups`): per group its
+    bound values, its members by name, `runs`, mean and sd of test accuracy and loss, and its
+    best member's name; None when the text table has no grouped table either (the sweep binds
+    only `seed`, or has one member)."""
+    if not [b for b in sweep.bindings if b != "seed"] or len(sweep.members) < 2:
+        return None
+    return [{"values": g["values"], "members": [f"{sweep.name}[{i}]" for i in g["members"]],
+             "runs": len(g["members"]),
+             "accuracy": {"mean": g["accuracy"][0], "sd": g["accuracy"][1]},
+             "loss": {"mean": g["loss"][0], "sd": g["loss"][1]},
+             "best": None if g["best"] is None else f"{sweep.name}[{g['best'].index}]"}
+            for g in sweep_groups(sweep, metrics)]
 
 
 def _sweep_groups_table(sweep, metrics: list[dict], console) -> None:

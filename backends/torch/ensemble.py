@@ -13,7 +13,8 @@ running statistics) or Dropout (masks that would depend on all members' seeds) a
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
 
 import torch
 from torch import Tensor
@@ -63,22 +64,43 @@ def _stack(states: Sequence[TrainingState], group: str, device: torch.device) ->
     return {k: torch.stack([getattr(s, group)[k] for s in states]).to(device) for k in names}
 
 
-def _hyper(opt_specs: Sequence[OptimizerSpec], step: int, device: torch.device) -> dict[str, Any]:
-    """Per-member hyperparameters at `step` as (members,) tensors (the learning rate and those the
-    optimizer lists in `per_member`); shared ones as the first member has them."""
-    each = [o.hyper(step) for o in opt_specs]
-    column = lambda key: torch.tensor([h[key] for h in each], dtype=torch.float32, device=device)  # noqa: E731
-    return {**each[0], **{key: column(key) for key in ("lr", *optimizer(opt_specs[0].name).per_member)},
-            "members": len(opt_specs)}
+def _hyper_table(opt_specs: Sequence[OptimizerSpec], steps: range, device: torch.device) -> list[dict[str, Any]]:
+    """Each step's hyperparameters: per member as (members,) tensors (the learning rate and those
+    the optimizer lists in `per_member`), shared ones as the first member has them. Only the
+    learning rate changes from step to step (its schedule); the per-member values of all
+    `steps` go to the device in one copy, not one per step."""
+    fixed = [o.hyper(steps.start) for o in opt_specs]
+    keys = ("lr", *optimizer(opt_specs[0].name).per_member)
+    rows = [[o.lr_at(step) for o in opt_specs] for step in steps]
+    table = {key: torch.tensor(rows if key == "lr" else [[h[key] for h in fixed]] * len(rows),
+                               dtype=torch.float32).to(device) for key in keys} if rows else {}
+    return [{**fixed[0], **{key: table[key][i] for key in keys}, "members": len(opt_specs)}
+            for i in range(len(rows))]
 
 
 def _member(i: int, stacked: tuple[dict, dict, dict], step: int, epoch: int,
-            keep: frozenset[str]) -> TrainingState:
-    """Member i's slice of the stacked state (of the optimizer state, the keys in `keep`), copied
-    to CPU so it owns its storage."""
+            keep: frozenset[str] | None = None) -> TrainingState:
+    """Member i's slice of the stacked state (of the optimizer state, the keys in `keep`; all
+    when None), copied to CPU so it owns its storage."""
     take = lambda ts, wanted=None: {k: v[i].detach().cpu().clone() for k, v in ts.items()  # noqa: E731
                                     if wanted is None or k in wanted}
     return TrainingState(take(stacked[0]), take(stacked[1]), take(stacked[2], keep), step, epoch)
+
+
+@dataclass(frozen=True)
+class EnsembleEpoch:
+    """What `train_ensemble` tells its `on_epoch` callback after each epoch: the members' mean
+    training losses over the epoch (NaN for a member that diverged) and, on demand, their
+    states at that point (`states()`, each with all the stacked optimizer state, so that the
+    members can be stacked again to resume: see `keep`)."""
+
+    done: int  # epochs of this segment done
+    total: int  # epochs of this segment
+    step: int  # global step
+    losses: tuple[float, ...]  # per member, mean over the epoch's batches
+    first_losses: tuple[float, ...]  # per member, the loss of the segment's first batch
+    diverged: frozenset[int]  # members whose loss turned NaN or infinite so far
+    states: Callable[[], list[TrainingState]]
 
 
 def _bmm_forward(layers: Sequence[Layer], params: dict[str, Tensor], x: Tensor) -> Tensor:
@@ -97,11 +119,20 @@ def _bmm_forward(layers: Sequence[Layer], params: dict[str, Tensor], x: Tensor) 
 def train_ensemble(states: TrainingState | Sequence[TrainingState], model_spec: Layer, data: Dataset,
                    opt_specs: Sequence[OptimizerSpec], loss: str = "cross_entropy",
                    checkpoint_every: int | None = None, device: str | torch.device = "cpu",
-                   method: str = "auto") -> list[Trajectory | Diverged]:
+                   method: str = "auto", on_epoch: Callable[[EnsembleEpoch], None] | None = None,
+                   keep: Sequence[frozenset[str]] | None = None,
+                   first_losses: Sequence[float] | None = None) -> list[Trajectory | Diverged]:
     """Train member i from `states[i]` with `opt_specs[i]`, all members in one batched run.
 
     A member whose loss turns NaN/inf gets a `Diverged` (with its last finite state) in its slot;
-    the others carry on. `method` is "auto", "vmap" or "bmm".
+    the others carry on. `method` is "auto", "vmap" or "bmm". `on_epoch` is called after each
+    epoch (progress, resumable segments); it changes nothing.
+
+    Resuming: the optimizer state of member i's result keeps the keys in `keep[i]` (default:
+    those of its start state and those its optimizer makes alone; a momentum-0 member of a
+    momentum sweep has none); the states `on_epoch` hands out keep all of them, so that a run
+    resumed from them (given the original `keep` and the segment's `first_losses`) stacks the
+    very tensors the uninterrupted run had and ends bit for bit where it ends.
     """
     device = torch.device(device)
     opt_specs = list(opt_specs)
@@ -136,45 +167,73 @@ def train_ensemble(states: TrainingState | Sequence[TrainingState], model_spec: 
     vmapped = vmap(grad_and_value(member_loss))
     per_member_loss = vmap(loss_fn)
 
+    def one_step(params, buffers, opt_state, index: Tensor, hyper: dict):
+        xb, yb = x[index], y[index]
+        if method == "vmap":
+            grads, values = vmapped(params, buffers, xb, yb)
+        else:
+            leaves = {k: v.detach().requires_grad_() for k, v in params.items()}
+            values = per_member_loss(_bmm_forward(layers, leaves, xb), yb)
+            grads = dict(zip(leaves, torch.autograd.grad(values.sum(), list(leaves.values()))))
+        with torch.no_grad():
+            params, opt_state = update(params, grads, opt_state, hyper)
+        return params, opt_state, values.detach()
+
     params, buffers, opt_state = (_stack(states, g, device) for g in ("params", "buffers", "opt_state"))
     # Optimizer state a member would not have made alone (momentum buffers of a momentum-0 member
-    # of a momentum sweep) is dropped when its slice is taken.
-    keep = {i: frozenset(states[i].opt_state) | optimizer(o.name).state_keys(o, params)
-            for i, o in enumerate(opt_specs)}
+    # of a momentum sweep) is dropped when its result is taken.
+    if keep is None:
+        keep = [frozenset(states[i].opt_state) | optimizer(o.name).state_keys(o, params)
+                for i, o in enumerate(opt_specs)]
+    keep = list(keep)
     step, epoch0 = states[0].step, states[0].epoch
+    batch, batches = first.batch, -(-n // first.batch)
     checkpoints: list[list[TrainingState]] = [[s] for s in states]
-    losses: list[Tensor] = []
+    losses: list[Tensor] = []  # per epoch, (steps, members), on the device until the end
     failed: dict[int, Diverged] = {}
-    previous = (params, buffers, opt_state, step, epoch0)
+    firsts: list[float] | None = list(first_losses) if first_losses is not None else None
+    previous = (params, buffers, opt_state, step, epoch0)  # the point before the last step
     for epoch in range(epoch0, epoch0 + first.epochs):
         orders = torch.stack([epoch_order(o.seed, epoch, n) for o in opt_specs]).to(device)
-        for begin in range(0, n, first.batch):
-            index = orders[:, begin:begin + first.batch]
-            xb, yb = x[index], y[index]
-            if method == "vmap":
-                grads, values = vmapped(params, buffers, xb, yb)
-            else:
-                leaves = {k: v.detach().requires_grad_() for k, v in params.items()}
-                values = per_member_loss(_bmm_forward(layers, leaves, xb), yb)
-                grads = dict(zip(leaves, torch.autograd.grad(values.sum(), list(leaves.values()))))
-            values = values.detach()
-            bad = ~torch.isfinite(values)
-            if bad.any():
-                for i in bad.nonzero().flatten().tolist():
-                    if i not in failed:
-                        last = states[i] if previous[3] == states[i].step else _member(i, previous[:3], previous[3],
-                                                                                       previous[4], keep[i])
-                        failed[i] = Diverged(step, float(values[i]), last)
-            losses.append(values)
+        hypers = _hyper_table(opt_specs, range(step, step + batches), device)
+        at_start, before = (params, opt_state, step), previous
+        values = []
+        for k, begin in enumerate(range(0, n, batch)):
             previous = (params, buffers, opt_state, step, epoch)
-            with torch.no_grad():
-                params, opt_state = update(params, grads, opt_state, _hyper(opt_specs, step, device))
+            params, opt_state, value = one_step(params, buffers, opt_state, orders[:, begin:begin + batch], hypers[k])
+            values.append(value)
             step += 1
             if checkpoint_every and step % checkpoint_every == 0:
-                done = epoch + (begin + first.batch >= n)
+                done = epoch + (begin + batch >= n)
                 for i in range(members):
                     checkpoints[i].append(_member(i, (params, buffers, opt_state), step, done, keep[i]))
-    history = torch.stack(losses).cpu().T.tolist() if losses else [[] for _ in range(members)]
+        epoch_values = torch.stack(values) if values else torch.empty(0, members, device=device)
+        losses.append(epoch_values)
+        finite = torch.isfinite(epoch_values)
+        if not bool(finite.all()):  # one copy to the host per epoch, not one per step
+            newly = {i: int((~finite[:, i]).nonzero()[0]) for i in range(members)
+                     if i not in failed and not bool(finite[:, i].all())}
+            # each member's last state of finite loss: before this epoch, or replayed to its step
+            # (the batched run is a function of the states and the step, so the replay is exact)
+            p, o, s = at_start
+            reach = max(newly.values(), default=0)
+            for k in range(reach):
+                for i in [i for i, bad in newly.items() if bad == k + 1 and i not in failed]:
+                    last = states[i] if s + k == states[i].step else _member(i, (p, buffers, o), s + k, epoch, keep[i])
+                    failed[i] = Diverged(s + k + 1, float(epoch_values[k + 1, i]), last)
+                if k + 1 < reach:
+                    p, o, _ = one_step(p, buffers, o, orders[:, k * batch:(k + 1) * batch], hypers[k])
+            for i in [i for i, bad in newly.items() if bad == 0]:
+                last = states[i] if before[3] == states[i].step else _member(i, before[:3], before[3], before[4], keep[i])
+                failed[i] = Diverged(s, float(epoch_values[0, i]), last)
+        if on_epoch is not None and values:
+            if firsts is None:
+                firsts = losses[0][0].tolist()
+            now = (params, buffers, opt_state, step, epoch + 1)  # never mutated: updates are out of place
+            on_epoch(EnsembleEpoch(epoch + 1 - epoch0, first.epochs, step, tuple(epoch_values.mean(0).tolist()),
+                                   tuple(firsts), frozenset(failed),
+                                   lambda now=now: [_member(i, now[:3], now[3], now[4]) for i in range(members)]))
+    history = torch.cat(losses).cpu().T.tolist() if losses else [[] for _ in range(members)]
     results: list[Trajectory | Diverged] = []
     for i, (start, opt) in enumerate(zip(states, opt_specs)):
         if i in failed:

@@ -1,7 +1,10 @@
 """The job kinds of the torch backend: how each job's spec is made and how it runs.
 
-- `init`: the state at step 0 of a source object (`init(seed = …)`);
-- `train`: one training segment (a generator's optimizer spec) resumed from its upstream state.
+- `init`: the state at step 0 of a source object (`init(seed = …)`); ready init jobs run as one
+  call (one store transaction for a 100-seed sweep's initial states);
+- `train`: one training segment (a generator's optimizer spec) resumed from its upstream state,
+  reporting each epoch (`backends.run.jobs.report`) and keeping its last epoch so that an
+  interrupted run resumes from it (`backends.torch.resume`), an ensemble as well as one run.
   A sweep member's segment is marked `"ensemble": true`: ready members that can share one
   batched run — same architecture, data, loss, starting step and what the optimizer's registry
   entry says members must share — train together (`backends.torch.ensemble.train_ensemble`),
@@ -27,7 +30,7 @@ import json
 import time
 from typing import Sequence
 
-from backends.run.jobs import JobContext, JobKind, JobResult
+from backends.run.jobs import JobContext, JobKind, JobResult, report
 from backends.run.plan import CODE_VERSION, Job
 from backends.torch.optimizers import ensemble_key
 from backends.torch.results import Results, TrainingDiverged
@@ -84,7 +87,13 @@ def _no_work(jobs: Sequence[Job], ctx: JobContext) -> float:
     return 0.0  # one thread: nothing to share
 
 
-INIT = JobKind("init", compute=_compute_init, work=_no_work)
+def _init_batch_key(job: Job, ctx: JobContext) -> str:
+    """Ready init jobs run as one call (a 100-seed sweep's 100 initial states: one call, one
+    store transaction); each state is made alone, so batching changes no bit."""
+    return "init"
+
+
+INIT = JobKind("init", compute=_compute_init, batch_key=_init_batch_key, work=_no_work)
 
 
 # ---- train --------------------------------------------------------------------------------------
@@ -142,14 +151,24 @@ def _train_one(job: Job, ctx: JobContext) -> JobResult:
     model, data = results.model_and_data(job.spec)
     opt = OptimizerSpec.from_json(job.spec["optimizer"])
     first = results.state(job.deps[0])
-    kept = resume.load(ctx.store, job.key, first, opt.epochs)
+    kept = (resume.load(ctx.store, [job.key], [first], opt.epochs) or [None])[0]
     begin = kept.state if kept is not None else first
     done_before = begin.epoch - first.epoch
+    keeper = resume.Keeper(ctx, [job.key])
+    firsts = (kept.first_loss,) if kept else None
+    began = time.perf_counter()
+
+    def after(end) -> None:
+        done = done_before + end.done
+        if done < opt.epochs and keeper.due():
+            keeper.keep(lambda: [end.state()], firsts or (end.first_loss,))
+        _report(ctx, done, opt.epochs, end.step, end.loss, end.done, began)
+
     try:
         traj = train(begin, model, data, opt.replace(epochs=opt.epochs - done_before), loss=job.spec["loss"],
-                     device=ctx.device, on_epoch=_on_epoch(ctx, job, done_before, opt.epochs,
-                                                          kept.first_loss if kept else None))
+                     device=ctx.device, on_epoch=after)
     except Diverged as e:
+        keeper.discard()  # it would diverge again: nothing to resume
         raise TrainingDiverged(job, e.step, e.loss) from None
     state = traj.end
     losses = ((kept.first_loss,) if kept else ()) + traj.losses  # the segment's first batch decides a warning
@@ -158,33 +177,17 @@ def _train_one(job: Job, ctx: JobContext) -> JobResult:
                **evaluate(state, model, data, loss=job.spec["loss"], device=ctx.device)}
     if kept is not None:
         metrics["resumed_at_epoch"] = begin.epoch
-    result = _state_result(ctx, job, state, _with_divergence(metrics, losses), time.perf_counter() - start)
-    resume.discard(ctx.store, job.key)
-    return result
+    # the record goes when the executor stores the result (`Store.put_many`), not before
+    return _state_result(ctx, job, state, _with_divergence(metrics, losses), time.perf_counter() - start)
 
 
-# The executor's progress callback, when it shows progress: `ctx.memo[PROGRESS](text)` puts
-# `text` beside the running job (backends/run/execute.py); workers of other executors have none.
-PROGRESS = "progress"
-
-
-def _on_epoch(ctx: JobContext, job: Job, done_before: int, total: int, first_loss: float | None):
-    """After each epoch of a single training segment: keep the state for a resumed run, and
-    report epoch, step, loss and the time left to the executor's progress callback."""
-    from backends.torch import resume
-
-    began = time.perf_counter()
-
-    def after(end) -> None:
-        done = done_before + end.done
-        if done < total:
-            resume.save(ctx.store, job.key, end.state(), end.first_loss if first_loss is None else first_loss)
-        report = ctx.memo.get(PROGRESS)
-        if report is not None:
-            left = (time.perf_counter() - began) / end.done * (total - done)
-            report(f"epoch {done}/{total}  step {end.step}  loss {end.loss:.4f}  ETA {_duration(left)}")
-
-    return after
+def _report(ctx: JobContext, done: int, total: int, step: int, loss: float, this_run: int, began: float) -> None:
+    """Epoch, step, mean loss and the time left of a running segment, to the executor's progress
+    line (`backends.run.jobs.report`); `this_run` epochs were trained since `began` (the others
+    were resumed)."""
+    if ctx.progress is not None:
+        left = (time.perf_counter() - began) / max(this_run, 1) * (total - done)
+        report(ctx, f"epoch {done}/{total}  step {step}  loss {loss:.4f}  ETA {_duration(left)}", done / total)
 
 
 def _duration(seconds: float) -> str:
@@ -196,9 +199,13 @@ def _train_ensemble(jobs: Sequence[Job], ctx: JobContext) -> list[JobResult]:
     """Train sweep members together; return each finished member, then report a divergence
     (with the finished members as its `partial` results, which the executor stores).
 
+    The ensemble reports each epoch and keeps its members' states (`backends.torch.resume`),
+    so a run interrupted mid-segment resumes from its last kept epoch, bit for bit.
     Members that cannot share a batched run (BatchNorm, Dropout, different optimizer state)
     train one at a time: their results are then exactly those of single runs."""
+    from backends.torch import resume
     from backends.torch.ensemble import NotEnsemblable, train_ensemble
+    from backends.torch.optimizers import optimizer
     from backends.torch.train import Diverged, evaluate, train
 
     start = time.perf_counter()
@@ -207,15 +214,32 @@ def _train_ensemble(jobs: Sequence[Job], ctx: JobContext) -> list[JobResult]:
     loss = jobs[0].spec["loss"]
     starts = [results.state(j.deps[0]) for j in jobs]
     opts = [OptimizerSpec.from_json(j.spec["optimizer"]) for j in jobs]
+    keys = [j.key for j in jobs]
+    kept = resume.load(ctx.store, keys, starts, opts[0].epochs) if len(set(o.epochs for o in opts)) == 1 else None
+    keeper = resume.Keeper(ctx, keys)
+    begins = [k.state for k in kept] if kept else starts
+    done_before = begins[0].epoch - starts[0].epoch
+    # the optimizer state each member's result keeps, as an uninterrupted run decides it
+    keep = [frozenset(s.opt_state) | optimizer(o.name).state_keys(o, s.params) for s, o in zip(starts, opts)]
+    total, began = opts[0].epochs, time.perf_counter()
+
+    def after(end) -> None:
+        done = done_before + end.done
+        if done < total and not end.diverged and keeper.due():
+            keeper.keep(end.states, end.first_losses)
+        finite = [v for i, v in enumerate(end.losses) if i not in end.diverged]
+        _report(ctx, done, total, end.step, sum(finite) / len(finite) if finite else float("nan"), end.done,
+                began)
+
     try:
-        made = train_ensemble(starts, model, data, opts, loss=loss, device=ctx.device)
+        made = train_ensemble(begins, model, data, [o.replace(epochs=total - done_before) for o in opts],
+                              loss=loss, device=ctx.device, on_epoch=after, keep=keep,
+                              first_losses=[k.first_loss for k in kept] if kept else None)
         together = len(jobs)
     except NotEnsemblable:
-        made, together = [], 1
-        report = ctx.memo.get(PROGRESS)
+        made, together, kept = [], 1, None
         for s, o in zip(starts, opts):
-            if report is not None:  # the sweep's bar advances per member
-                report(f"member {len(made) + 1}/{len(jobs)}")
+            report(ctx, f"member {len(made) + 1}/{len(jobs)}", len(made) / len(jobs))  # advances per member
             try:
                 made.append(train(s, model, data, o, loss=loss, device=ctx.device))
             except Diverged as e:
@@ -223,19 +247,23 @@ def _train_ensemble(jobs: Sequence[Job], ctx: JobContext) -> list[JobResult]:
     seconds = (time.perf_counter() - start) / len(jobs)
     diverged = None
     finished: list[JobResult] = []
-    for job, result in zip(jobs, made):
+    for i, (job, result) in enumerate(zip(jobs, made)):
         if isinstance(result, Diverged):
             diverged = diverged or TrainingDiverged(job, result.step, result.loss)
             continue
         state = result.end
+        losses = ((kept[i].first_loss,) if kept else ()) + result.losses
         metrics = {"step": state.step, "epoch": state.epoch, "members": together,
                    "final_train_loss": result.losses[-1] if result.losses else None,
                    **evaluate(state, model, data, loss=loss, device=ctx.device)}
-        finished.append(_state_result(ctx, job, state, _with_divergence(metrics, result.losses), seconds))
-    if diverged is not None:
+        if kept:
+            metrics["resumed_at_epoch"] = begins[0].epoch
+        finished.append(_state_result(ctx, job, state, _with_divergence(metrics, losses), seconds))
+    if diverged is not None:  # the batch will not run again as it was: its record is no use
+        keeper.discard()
         diverged.partial = finished
         raise diverged
-    return finished
+    return finished  # its record goes when the executor stores the first member
 
 
 # A segment whose training loss at the end is more than EXPLODING times the loss of its first

@@ -22,6 +22,10 @@ class Session:
     def __init__(self, module, given: str | None, executor: str = "local", device: str = "cpu",
                  workers: int | None = None, address: str | None = None):
         where = store_dir(module, given)
+        if executor == "process":  # its workers' server imports torch while the file is read
+            from backends.run.pool import start_server
+
+            start_server()
         self.program = read_program(module, cache_dir=where / "data")
         self.plan = compile_program(self.program)
         self.store = Store.open(where)

@@ -298,32 +298,48 @@ def train(state: TrainingState, model_spec: Layer, data: Dataset, opt_spec: Opti
     x, y = data.x_train.to(device), data.y_train.to(device)
     n = len(y)
 
+    def one_step(params, buffers, opt_state, step: int, index: Tensor):
+        leaves = {k: v.detach().requires_grad_() for k, v in params.items()}
+        step_buffers = {k: v.clone() for k, v in buffers.items()} if batchnorm else buffers  # BN writes in place
+        with step_randomness(stochastic, opt_spec.seed, step, device):
+            value = loss_fn(functional_call(module, (leaves, step_buffers), (x[index],)), y[index])
+        grads = dict(zip(leaves, torch.autograd.grad(value, list(leaves.values()))))
+        with torch.no_grad():
+            params, opt_state = update(params, grads, opt_state, opt_spec.hyper(step))
+        return params, step_buffers, opt_state, value.detach()
+
     params = {k: v.to(device) for k, v in state.params.items()}
     buffers = {k: v.to(device) for k, v in state.buffers.items()}
     opt_state = {k: v.to(device) for k, v in state.opt_state.items()}
     step, epoch = state.step, state.epoch
     checkpoints, losses = [state], []
-    previous = (params, buffers, opt_state, step, epoch)  # the last point whose loss was finite
+    previous = (params, buffers, opt_state, step, epoch)  # the point before the last step
     for epoch in range(state.epoch, state.epoch + opt_spec.epochs):
         order = epoch_order(opt_spec.seed, epoch, n).to(device)
+        at_start, before = (params, buffers, opt_state, step), previous
+        values = []  # the epoch's losses stay on the device: one copy to the host per epoch
         for begin in range(0, n, opt_spec.batch):
-            index = order[begin:begin + opt_spec.batch]
-            leaves = {k: v.detach().requires_grad_() for k, v in params.items()}
-            step_buffers = {k: v.clone() for k, v in buffers.items()} if batchnorm else buffers  # BN writes in place
-            with step_randomness(stochastic, opt_spec.seed, step, device):
-                value = loss_fn(functional_call(module, (leaves, step_buffers), (x[index],)), y[index])
-            grads = dict(zip(leaves, torch.autograd.grad(value, list(leaves.values()))))
-            value = value.item()
-            if not math.isfinite(value):
-                raise Diverged(step, value, state if previous[3] == state.step else _snapshot(*previous))
-            losses.append(value)
             previous = (params, buffers, opt_state, step, epoch)
-            with torch.no_grad():
-                params, opt_state = update(params, grads, opt_state, opt_spec.hyper(step))
-            buffers = step_buffers
+            params, buffers, opt_state, value = one_step(params, buffers, opt_state, step,
+                                                         order[begin:begin + opt_spec.batch])
+            values.append(value)
             step += 1
             if checkpoint_every and step % checkpoint_every == 0:
                 checkpoints.append(_snapshot(params, buffers, opt_state, step, epoch + (begin + opt_spec.batch >= n)))
+        epoch_losses = torch.stack(values).tolist() if values else []
+        bad = next((i for i, v in enumerate(epoch_losses) if not math.isfinite(v)), None)
+        if bad is not None:
+            # the last state whose loss was finite: before this epoch, or replayed to its step
+            # (training is a function of the state and the step, so the replay is exact)
+            if bad == 0:
+                last = before
+            else:
+                p, b, o, s = at_start
+                for i in range(bad - 1):
+                    p, b, o, _ = one_step(p, b, o, s + i, order[i * opt_spec.batch:(i + 1) * opt_spec.batch])
+                last = (p, b, o, s + bad - 1, epoch)
+            raise Diverged(at_start[3] + bad, epoch_losses[bad], state if last[3] == state.step else _snapshot(*last))
+        losses.extend(epoch_losses)
         if on_epoch is not None and losses:
             batches = -(-n // opt_spec.batch)
             now = (params, buffers, opt_state, step, epoch + 1)  # never mutated: updates are out of place

@@ -74,3 +74,42 @@ def test_refuses_what_it_cannot_batch():
     drop = MLP >> Dropout(0.5)
     with pytest.raises(NotEnsemblable, match="Dropout"):
         train_ensemble(init_state(drop, (64,), 0), drop, DIGITS, [OptimizerSpec("sgd", lr=0.1)])
+
+
+def test_an_ensemble_resumed_from_an_epoch_ends_bit_for_bit_where_it_would_have():
+    """The states `on_epoch` hands out, stacked again, continue exactly: the resume law for
+    ensembles (with a momentum-0 member of a momentum sweep, whose result keeps no momentum)."""
+    starts = [init_state(MLP, DIGITS.input_shape, seed) for seed in range(3)]
+    opts = [OptimizerSpec("sgd", lr=0.05, momentum=m, batch=64, epochs=4, seed=i) for i, m in enumerate([0.9, 0.0, 0.5])]
+    seen = []
+    whole = train_ensemble(starts, MLP, DIGITS, opts, on_epoch=seen.append)
+    assert [(e.done, e.total, e.step) for e in seen] == [(k, 4, 22 * k) for k in range(1, 5)]
+    assert seen[0].first_losses == tuple(t.losses[0] for t in whole)
+    middle = seen[1].states()
+    assert all(s.epoch == 2 and s.step == 44 for s in middle)
+    keep = [frozenset(s.opt_state) | frozenset(f"sgd.momentum/{n}" for n in s.params if o.momentum) for s, o in
+            zip(starts, opts)]
+    rest = train_ensemble(middle, MLP, DIGITS, [o.replace(epochs=2) for o in opts], keep=keep,
+                          first_losses=seen[0].first_losses)
+    for a, b in zip(whole, rest):
+        assert a.end.digest() == b.end.digest() and set(a.end.opt_state) == set(b.end.opt_state)
+        assert a.losses[44:] == b.losses
+    assert not whole[1].end.opt_state  # momentum 0: nothing kept, as alone
+
+
+def test_divergence_mid_epoch_names_the_step_and_the_last_finite_state():
+    """The loss is checked once per epoch; a divergence is found after the epoch and its last
+    finite state replayed, the same as checking every step would give."""
+    start = init_state(MLP, DIGITS.input_shape, 0)
+    opt = OptimizerSpec("sgd", lr=30.0, momentum=0.9, batch=64, epochs=3, seed=1)  # diverges in epoch 2
+    with pytest.raises(Diverged) as alone:
+        train(start, MLP, DIGITS, opt, loss="mse")
+    e = alone.value
+    assert 22 < e.step < 44 and e.state.step == e.step - 1 and e.state.epoch == 1  # mid-epoch: replayed
+    with pytest.raises(Diverged) as again:
+        train(start, MLP, DIGITS, opt, loss="mse")
+    assert again.value.state.digest() == e.state.digest() and again.value.step == e.step
+    assert all(bool(t.isfinite().all()) for t in e.state.params.values())
+    good, bad = train_ensemble([start, start], MLP, DIGITS, [opt.replace(lr=0.05), opt], loss="mse")
+    assert isinstance(good, Trajectory) and isinstance(bad, Diverged)
+    assert bad.step == e.step and bad.state.step == e.state.step

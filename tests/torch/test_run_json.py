@@ -25,6 +25,7 @@ def test_a_sweep_run_as_json(tmp_path, capsys):
     (sweep,) = [a for a in report["analyses"].values() if a["kind"] == "sweep"]
     keys = {j["key"] for j in report["jobs"]}
     assert all(m["key"] in keys for m in sweep["members"].values())
+    _groups_agree_with_members(sweep, {j["key"]: j["metrics"] for j in report["jobs"]})
     # a second run reuses everything and reports the same digests
     assert main(["run", "--format", "json", "--store", str(store), str(ROOT / "examples" / "sweep.cat")]) == 0
     again = json.loads(capsys.readouterr().out)
@@ -47,3 +48,23 @@ def test_run_refuses_an_analysis_nothing_computes(tmp_path, capsys, monkeypatch)
                     .replace("classes K of Valley", "classes K of V").replace("classes K2 of Swep", "classes K2 of V"))
     assert main(["run", "--format", "json", "--store", str(tmp_path / "s"), str(path)]) == 2
     assert "error[E215]" in capsys.readouterr().err
+
+
+def _groups_agree_with_members(sweep: dict, metrics: dict) -> None:
+    """`groups`: one per learning rate of `seed in 0..3, lr in [0.05, 0.1]`, each over its four
+    seeds, with the mean and sd of its members' accuracies and its most accurate member."""
+    import statistics
+
+    groups = sweep["groups"]
+    assert [g["values"] for g in groups] == [{"lr": 0.05}, {"lr": 0.1}]
+    members = sweep["members"]
+    for g in groups:
+        assert g["runs"] == len(g["members"]) == 4
+        assert all(members[name]["values"]["lr"] == g["values"]["lr"] for name in g["members"])
+        accuracies = {name: metrics[members[name]["key"]]["accuracy"] for name in g["members"]}
+        assert abs(g["accuracy"]["mean"] - statistics.mean(accuracies.values())) < 1e-12
+        assert abs(g["accuracy"]["sd"] - statistics.stdev(accuracies.values())) < 1e-12
+        losses = [metrics[members[name]["key"]]["loss"] for name in g["members"]]
+        assert abs(g["loss"]["mean"] - statistics.mean(losses)) < 1e-12
+        assert accuracies[g["best"]] == max(accuracies.values())
+    assert sorted(n for g in groups for n in g["members"]) == sorted(members)
