@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import subprocess
 import sys
 import time
@@ -37,23 +36,9 @@ SCRIPTS = [
 ]
 
 
-def _landscape(out: str) -> list[dict]:
-    """bench_landscape prints its figures only: batched/loop per model, then the peers' speed-ups."""
-    rows = []
-    for name, ratio in re.findall(r"^(digits MLP [\d-]+): .*?\n\s+batched/loop time ratio ([\d.]+)", out, re.M):
-        r = float(ratio)
-        rows.append(row(f"landscape batched vs loop, {name}", f"time ratio {r:.2f}", 1 / r, "", None))
-    for peer, speed in re.findall(r"^peer (.+?): .*?speed-up ([\d.]+)×", out, re.M):
-        s = float(speed)
-        rows.append(row(f"vs peer {peer}", f"{s:.2f}× faster than the peer", s, "≥ 1× (not slower than the peer)",
-                        s >= 1))
-    if "peers: not installed" in out:
-        rows.append(row("vs peers loss-landscapes, PyHessian", "not installed (pip install loss-landscapes==3.0.6 "
-                        "pyhessian==0.1)"))
-    return rows
-
-
-FALLBACKS = {"bench_landscape.py": _landscape}
+# script -> a function reading rows from its printed lines, for a script without a BENCH line
+# (every script has one now)
+FALLBACKS: dict = {}
 
 
 def run(script: str, args: list[str], timeout: float) -> tuple[list[dict], float]:

@@ -84,6 +84,14 @@ class Persistence:
     def show(analysis, report, console) -> None:
         _show(analysis, report, console)
 
+    @staticmethod
+    def plots(analysis, report, session, directory) -> list:
+        """Its diagram, heat map and scatter (`backends/persistence/plots.py`)."""
+        from backends.persistence.plots import plot_report
+        from catdsl.analysis import key_of
+
+        return plot_report({"analyses": {key_of(analysis): report}}, directory, session.store.root)
+
 
 # ---- sublevel: a loss of Paths ------------------------------------------------------------------
 
@@ -251,19 +259,22 @@ def _landscape_jobs(plan, program, analysis, opts) -> None:
     options = {k: opts[k] for k in SAMPLED}
     functor = program.sweeps[subject.name].functor if subject.kind == "sweep" else subject.name
     lf = program.functors[functor]
-    common = (json.loads(spec_json(lf.target.model)), json.loads(lf.target.data.to_json()), lf.target.loss)
+    model = json.loads(spec_json(lf.target.model))
+    common = (model, json.loads(lf.target.data.to_json()), lf.target.loss)
     index: dict[str, str] = {}
     if subject.kind == "sweep":
         sweep = program.sweeps[subject.name]
         keys = list(plan.index[sweep.name].values())
+        # a member that binds a data option (label_noise) is sampled on the data it trained on
+        mine = lambda m: (model, json.loads((m.data or lf.target.data).to_json()), lf.target.loss)  # noqa: E731
         if opts["plane"] == "runs":
             states = [plan.jobs[k] for k in keys[:3]]
             options = {**options, "hessian": 0}
-            index["runs"] = plan.add(landscape_job(states, *common, options, f"{name}: plane through "
-                                                   f"{', '.join(j.label for j in states)}", (name, "runs")))
+            index["runs"] = plan.add(landscape_job(states, *mine(sweep.members[0]), options, f"{name}: plane "
+                                                   f"through {', '.join(j.label for j in states)}", (name, "runs")))
         else:
             for member, key in zip(sweep.members, keys):
-                job = landscape_job([plan.jobs[key]], *common, {**options, "hessian": opts["hessian"]},
+                job = landscape_job([plan.jobs[key]], *mine(member), {**options, "hessian": opts["hessian"]},
                                     f"{name}: landscape of {plan.jobs[key].label}", (name, str(member.index)))
                 index[f"{sweep.name}[{member.index}]"] = plan.add(job)
     else:

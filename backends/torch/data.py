@@ -260,6 +260,21 @@ def _limit(x: np.ndarray, y: np.ndarray, limit: Any, seed: int, name: str):
 # every source takes these (None: not applied)
 DOMAIN_OPTIONS: dict[str, Any] = {"classes": None, "transform": None, "label_noise": None, "shard": None}
 
+# the data options a sweep may bind (`sweep S = Run.fit over label_noise in [0, 0.2]`): each
+# member's swept segment trains on the functor's data set with that option replaced
+SWEEPABLE_OPTIONS = ("label_noise",)
+
+
+def with_option(spec: DataSpec, key: str, value: Any) -> DataSpec:
+    """`spec` with option `key` set to `value` (DataError for a malformed value); a value that
+    applies nothing (`label_noise = 0`) removes the option, so the spec is the clean one."""
+    check_option(key, value)
+    opts = {k: v for k, v in spec.options if k != key}
+    if value not in (None, 0):
+        opts[key] = value
+    return DataSpec(spec.name, tuple(opts.items()))
+
+
 # the (channels, height, width) of a source's inputs, for transforms that move pixels: a flat
 # digits input is an 8×8 image
 IMAGE_SHAPES = {"digits": (1, 8, 8), "mnist": (1, 28, 28), "cifar10": (3, 32, 32)}

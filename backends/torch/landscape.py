@@ -17,14 +17,21 @@ Planes (`landscape(plane = …)`):
   trajectory spans one direction; the second is then random, orthogonal, of the same length);
   a, b ∈ [−r, r].
 
-Evaluation is batched with `torch.func.vmap` over chunks of grid points, or a plain loop.
-On CPU the loop wins once one point's forward pass is already matrix-bound (a wide model on
-hundreds of points: vmap then only adds a copy of the weights per point); for small models
-the per-call overhead dominates and vmap wins. `auto` picks batched below `BATCH_BELOW`
-multiply-adds per point (parameters × evaluation points). Measured with
-bench/bench_landscape.py on 2 shared CPU cores (noisy, up to 2× between runs): 51×51 grid of a
-2.4k-parameter digits MLP on 450 points, batched 0.47× the loop's time; 21×21 grid of a
-301k-parameter MLP, batched 2.06× the loop's time. Torch is imported by the bodies only.
+Evaluation is batched with `torch.func.vmap` over chunks of grid points, or a plain loop; a
+first Linear or Conv2d layer is evaluated three times for the whole plane, not once per point
+(`evaluate_plane`). On CPU the loop wins once one point's forward pass is already
+matrix-bound (a wide model on hundreds of points: vmap then only adds a copy of the weights per
+point); for small models the per-call overhead dominates and vmap wins. `auto` picks batched
+below `BATCH_BELOW` multiply-adds per point (parameters × evaluation points). Measured with
+bench/bench_landscape.py --quick (one thread, 2 shared CPU cores, noisy): 51×51 grid of a
+2.4k-parameter digits MLP on 450 points, batched 4.3× the loop's speed; 21×21 grid of a
+301k-parameter MLP, the loop 2.1× batched's speed.
+
+A job runs on its context's device (`ctx.device`): the evaluation set and the plane are moved
+there once, the grid points stay there, and the finished grids are copied back once. While it
+runs it reports the grid points done to the executor's progress line. The baselines' Hessian
+statistics — Hutchinson's trace (`hessian_trace`) and the top eigenvalue by Lanczos
+(`top_hessian_eigenvalue`) — run on the same device. Torch is imported by the bodies only.
 """
 
 from __future__ import annotations
@@ -32,9 +39,9 @@ from __future__ import annotations
 import json
 import math
 import time
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
-from backends.run.jobs import JobContext, JobKind
+from backends.run.jobs import JobContext, JobKind, JobResult
 from backends.run.plan import CODE_VERSION, Job
 from backends.torch.results import Results
 
@@ -42,7 +49,10 @@ from backends.torch.results import Results
 BATCH_BELOW = 2e7
 # grid points per vmapped call: bounds the memory of the stacked weights and activations
 CHUNK_FLOATS = 5e7
-# Hutchinson probes per vmapped call
+# a batched evaluation makes at least this many vmapped calls (chunks), each followed by a
+# progress report: the overhead of a call is small beside that of a point's forward pass
+PROGRESS_STEPS = 8
+# Hutchinson probes per batched backward pass
 PROBES = 16
 PLANES = ("filter", "runs", "pca")
 METRICS = ("loss", "error")
@@ -148,9 +158,21 @@ def choose_method(parameters: int, points: int) -> str:
     return "batched" if parameters * points < BATCH_BELOW else "loop"
 
 
-def evaluate_plane(model_spec, plane, xs, ys, x, y, loss: str, method: str = "auto"):
+def evaluate_plane(model_spec, plane, xs, ys, x, y, loss: str, method: str = "auto",
+                   progress: Callable[[int, int], None] | None = None):
     """Loss and error (1 − accuracy) at θ = centre + a·δ₁ + b·δ₂ for a in xs, b in ys, on (x, y):
-    two (len(xs), len(ys)) tensors, and the method used."""
+    two (len(xs), len(ys)) tensors, and the method used.
+
+    When the model begins with a Linear or Conv2d layer (a map linear in its weight and bias
+    together), that layer's output on the plane is affine in (a, b): it is computed three times
+    (at the centre and along δ₁, δ₂), not once per grid point, and every point starts from
+    h₀ + a·h₁ + b·h₂. With `batched`, the rest of the model runs vmapped over chunks of grid
+    points and the loss is taken over a whole chunk's outputs at once.
+
+    Every tensor stays on the device of the plane and the data (`xs` and `ys` are moved there
+    once): nothing is copied to the host until the caller reads the grids. `progress(done,
+    total)` is called after every chunk of grid points (batched; at least `PROGRESS_STEPS` of
+    them) or every row (loop)."""
     import torch
     from torch.func import functional_call, vmap
 
@@ -159,44 +181,100 @@ def evaluate_plane(model_spec, plane, xs, ys, x, y, loss: str, method: str = "au
     centre, d1, d2, fixed = plane
     module = template(model_spec).eval()
     loss_fn = loss_function(loss)
-    a, b = torch.meshgrid(xs, ys, indexing="ij")
+    a, b = torch.meshgrid(xs.to(x.device), ys.to(x.device), indexing="ij")
     a, b = a.reshape(-1), b.reshape(-1)
+    total = len(a)
     n_params = sum(v.numel() for v in centre.values())
     if method == "auto":
         method = choose_method(n_params, len(y))
+    first = _affine_first(module, centre)
+    if first is not None:  # h(a, b) = h₀ + a·h₁ + b·h₂ for the first layer's output
+        layer, rest, prefix = first
+        mine = [k for k in centre if k.startswith(prefix)]
+        with torch.no_grad():
+            h = [functional_call(layer, ({k[len(prefix):]: part[k] for k in mine},), (x,)) for part in (centre, d1, d2)]
+        module = rest
+        centre, d1, d2 = ({k: v for k, v in part.items() if k not in mine} for part in (centre, d1, d2))
+        fixed = {k: v for k, v in fixed.items() if not k.startswith(prefix)}
+    else:
+        h = [x]
 
-    def at(i0: int, i1: int) -> dict:
+    def expand(v, c):  # c: (k,) coordinates, v: a tensor of the plane → (k, *v.shape)
+        return c.to(v.dtype).view((-1,) + (1,) * v.dim())
+
+    if len(h) == 3:  # [h₁; h₂] as a (2, size) matrix: the inputs of k points are one addmm
+        h_centre, h_dirs = h[0].reshape(-1), torch.stack([h[1].reshape(-1), h[2].reshape(-1)])
+
+    def at(i0: int, i1: int) -> tuple[dict, Any]:
         ca, cb = a[i0:i1], b[i0:i1]
-        shape = lambda v: (-1,) + (1,) * v.dim()  # noqa: E731
-        return {k: centre[k] + ca.to(v.dtype).view(shape(v)) * d1[k] + cb.to(v.dtype).view(shape(v)) * d2[k]
-                for k, v in centre.items()}
+        params = {k: centre[k] + expand(v, ca) * d1[k] + expand(v, cb) * d2[k] for k, v in centre.items()}
+        if len(h) == 1:
+            return params, x  # the same inputs for every point
+        coeffs = torch.stack([ca, cb], 1).to(h_centre.dtype)
+        return params, torch.addmm(h_centre, coeffs, h_dirs).view(i1 - i0, *h[0].shape)
 
-    def one(p: dict):
-        out = functional_call(module, ({**p, **fixed},), (x,))
-        return loss_fn(out, y), (out.argmax(-1) == y).float().mean()
+    def forward(p: dict, inputs):
+        return functional_call(module, ({**p, **fixed},), (inputs,))
 
     losses, accs = [], []
     with torch.no_grad():
         if method == "loop":
-            for i in range(len(a)):
-                p = {k: v[0] for k, v in at(i, i + 1).items()}
-                lo, ac = one(p)
-                losses.append(lo.reshape(1))
-                accs.append(ac.reshape(1))
+            for i in range(total):
+                p, inputs = at(i, i + 1)
+                out = forward({k: v[0] for k, v in p.items()}, inputs if len(h) == 1 else inputs[0])
+                losses.append(loss_fn(out, y).reshape(1))
+                accs.append((out.argmax(-1) == y).float().mean().reshape(1))
+                if progress is not None and ((i + 1) % len(ys) == 0 or i + 1 == total):
+                    progress(i + 1, total)
         elif method == "batched":
             per_point = n_params + len(y) * _widest(model_spec, x)
-            chunk = max(1, min(len(a), int(CHUNK_FLOATS // per_point)))
-            batched = vmap(one)
-            for i0 in range(0, len(a), chunk):
-                lo, ac = batched(at(i0, min(i0 + chunk, len(a))))
+            chunk = max(1, min(-(-total // PROGRESS_STEPS), int(CHUNK_FLOATS // per_point)))
+            batched = vmap(forward, in_dims=(0, None if len(h) == 1 else 0))
+            for i0 in range(0, total, chunk):
+                i1 = min(i0 + chunk, total)
+                out = batched(*at(i0, i1))  # (points, examples, classes)
+                lo, ac = _point_metrics(loss, loss_fn, out, y)
                 losses.append(lo)
                 accs.append(ac)
+                if progress is not None:
+                    progress(i1, total)
         else:
             raise ValueError(f"unknown method {method!r}")
     shape = (len(xs), len(ys))
     loss_grid = torch.cat(losses).reshape(shape).double()
     error_grid = (1.0 - torch.cat(accs).reshape(shape)).double()
     return loss_grid, error_grid, method
+
+
+def _affine_first(module, centre: Mapping[str, Any]):
+    """(first layer, the rest, the first layer's parameter prefix) when `module` is a Sequential
+    that begins with a Linear or Conv2d layer whose parameters all move with the plane; else None."""
+    from torch import nn
+
+    if not (isinstance(module, nn.Sequential) and len(module) > 1 and type(module[0]) in (nn.Linear, nn.Conv2d)):
+        return None
+    prefix = next(iter(module._modules)) + "."
+    names = [prefix + k for k, _ in module[0].named_parameters()]
+    if not all(k in centre for k in names) or any(True for _ in module[0].buffers()):
+        return None
+    return module[0], module[1:], prefix
+
+
+def _point_metrics(loss: str, loss_fn, out, y):
+    """(loss, accuracy) of each grid point from the outputs of a chunk, (points, examples,
+    classes). Cross-entropy as log Σ exp − the label's logit, shifted by the row maximum (whose
+    index is the prediction: the first maximum, as argmax), averaged per point — the same
+    numbers as `F.cross_entropy` per point, in a few passes over the chunk (log_softmax over a
+    last dimension of 10 classes is several times slower on CPU); other losses vmapped."""
+    from torch.func import vmap
+
+    top, predicted = out.max(-1)
+    accuracy = (predicted == y).float().mean(-1)
+    if loss == "cross_entropy":
+        lse = top + (out - top.unsqueeze(-1)).exp().sum(-1).log()
+        label = out.gather(-1, y.view(1, -1, 1).expand(out.shape[0], -1, 1)).squeeze(-1)
+        return (lse - label).mean(-1), accuracy
+    return vmap(lambda o: loss_fn(o, y))(out), accuracy
 
 
 def _widest(model_spec, x) -> int:
@@ -210,58 +288,114 @@ def _widest(model_spec, x) -> int:
         return int(x[0].numel())
 
 
-def hessian_trace(model_spec, params: Mapping[str, Any], buffers: Mapping[str, Any], x, y, loss: str,
-                  samples: int = 32, seed: int = 0) -> float:
-    """tr(∇²L(θ)) by Hutchinson's estimator: the mean of vᵀHv over Rademacher v, the Hessian-
-    vector products by reverse-over-reverse differentiation (`torch.func.vjp` of `grad`,
-    linearized once, vmapped over the probes). Forward-over-reverse (`jvp` of `grad`) gives the
-    same numbers but its first call costs seconds on CPU."""
+def hessian_vector_product(model_spec, params: Mapping[str, Any], buffers: Mapping[str, Any], x, y, loss: str):
+    """(names, leaves, hvp): the gradient of the loss at `params` as a graph made once by
+    reverse mode (`create_graph`), and `hvp(vs)` = [H v] by differentiating it again against the
+    cotangents `vs` (tensors in the order of `names`, sorted; H is symmetric, so the vector-Jacobian
+    product of the gradient is Hv). `hvp(vs, batched=True)` takes and gives a leading batch
+    dimension. Each product costs one backward pass over the retained graph; the forward pass
+    and the first backward pass are not repeated."""
     import torch
-    from torch.func import functional_call, grad, vjp, vmap
+    from torch.func import functional_call
 
     from backends.torch.train import loss_function, template
 
     module = template(model_spec).eval()
     loss_fn = loss_function(loss)
-    f = lambda p: loss_fn(functional_call(module, ({**p, **buffers},), (x,)), y)  # noqa: E731
+    names = sorted(params)
+    leaves = [params[k].detach().requires_grad_(True) for k in names]
+    with torch.enable_grad():
+        out = functional_call(module, ({**dict(zip(names, leaves)), **buffers},), (x,))
+        grads = torch.autograd.grad(loss_fn(out, y), leaves, create_graph=True)
+
+    def hvp(vs, batched: bool = False):
+        with torch.enable_grad():
+            return torch.autograd.grad(grads, leaves, grad_outputs=list(vs), retain_graph=True,
+                                       is_grads_batched=batched)
+
+    return names, leaves, hvp
+
+
+def hessian_trace(model_spec, params: Mapping[str, Any], buffers: Mapping[str, Any], x, y, loss: str,
+                  samples: int = 32, seed: int = 0, probes: Mapping[str, Any] | None = None) -> float:
+    """tr(∇²L(θ)) by Hutchinson's estimator: the mean of vᵀHv over Rademacher v. The
+    Hessian-vector products reuse one gradient graph (`hessian_vector_product`), `PROBES` of them
+    in one batched backward pass (`is_grads_batched`). The probes (or `probes`, {name: (samples,
+    *shape)} of ±1) are drawn seeded on the host in sorted name order — a state read back from
+    the store lists its tensors in another order than one just trained, and the estimate must
+    not depend on where the state came from — and moved to the parameters' device once per
+    batch; the sum stays on the device until the end. On CPU this measured a little faster than
+    `torch.func.vjp` of `grad` vmapped over the probes, and than a pass per probe
+    (bench/bench_landscape.py)."""
+    import warnings
+
+    import torch
+
+    names, leaves, hvp = hessian_vector_product(model_spec, params, buffers, x, y, loss)
+    device = leaves[0].device
+    if probes is not None:
+        samples = len(next(iter(probes.values())))
     g = _seeded(seed, "hutchinson")
-    params = dict(params)
-    _, hvp = vjp(grad(f), params)  # H is symmetric: the vjp of the gradient is Hv
-    quad = lambda v: sum((h * v[k]).sum() for k, h in hvp(v)[0].items())  # noqa: E731
-    total, done = 0.0, 0
-    while done < samples:  # probes in vmapped batches of up to PROBES
+    total = torch.zeros((), dtype=torch.float64, device=device)
+    done = 0
+    while done < samples:
         n = min(PROBES, samples - done)
-        v = {k: (torch.randint(0, 2, (n, *t.shape), generator=g) * 2 - 1).to(t.dtype) for k, t in params.items()}
-        total += float(vmap(quad)(v).sum())
+        if probes is None:
+            vs = [torch.randint(0, 2, (n, *t.shape), generator=g) * 2 - 1 for t in leaves]
+        else:
+            vs = [probes[k][done:done + n] for k in names]
+        vs = [v.to(device=device, dtype=t.dtype) for v, t in zip(vs, leaves)]
+        with warnings.catch_warnings():  # an operator without a batching rule is only slower
+            warnings.filterwarnings("ignore", message="There is a performance drop")
+            products = hvp(vs, batched=True)
+        total += sum((h * v).sum(dtype=torch.float64) for h, v in zip(products, vs))
         done += n
-    return total / samples
+    return float(total) / samples
 
 
 def top_hessian_eigenvalue(model_spec, params: Mapping[str, Any], buffers: Mapping[str, Any], x, y, loss: str,
-                           iterations: int = 100, tol: float = 1e-3, seed: int = 0) -> float:
-    """The largest Hessian eigenvalue by power iteration on Hessian-vector products (`torch.func`
-    reverse-over-reverse, linearized once), stopping when two estimates agree within `tol`."""
+                           iterations: int = 100, tol: float = 1e-3, seed: int = 0,
+                           start: Mapping[str, Any] | None = None) -> float:
+    """The Hessian eigenvalue of largest magnitude by the Lanczos iteration with full
+    reorthogonalization, from a seeded Gaussian start drawn in sorted name order (or `start`,
+    {name: tensor}); it stops when
+    two consecutive estimates (the Ritz value of largest magnitude) agree within `tol`
+    relative — the rule PyHessian's power iteration stops by. From the same start the Krylov
+    space of k products holds the power iteration's k-th vector, so the Ritz value is at least
+    as close as the power iteration's estimate and in practice needs fewer products to agree
+    within `tol`. Hessian-vector products as in `hessian_vector_product`; the basis stays on the
+    parameters' device; only the tridiagonal matrix's entries (two numbers a step) come to the host."""
+    import numpy as np
     import torch
-    from torch.func import functional_call, grad, vjp
+    from scipy.linalg import eigvalsh_tridiagonal
 
-    from backends.torch.train import loss_function, template
-
-    module = template(model_spec).eval()
-    loss_fn = loss_function(loss)
-    params = dict(params)
-    f = lambda p: loss_fn(functional_call(module, ({**p, **buffers},), (x,)), y)  # noqa: E731
-    g = _seeded(seed, "power")
-    v = {k: torch.randn(t.shape, generator=g, dtype=t.dtype) for k, t in params.items()}
-    _, hvp = vjp(grad(f), params)
+    names, leaves, hvp = hessian_vector_product(model_spec, params, buffers, x, y, loss)
+    device, dtype = leaves[0].device, leaves[0].dtype
+    sizes = [t.numel() for t in leaves]
+    n = sum(sizes)
+    if start is None:
+        g = _seeded(seed, "power")
+        start = {k: torch.randn(t.shape, generator=g, dtype=t.dtype) for k, t in zip(names, leaves)}
+    q = torch.cat([start[k].reshape(-1).to(device=device, dtype=dtype) for k in names])
+    basis = [q / q.norm()]
+    alphas: list[float] = []
+    betas: list[float] = []
     value = None
-    for _ in range(iterations):
-        norm = torch.sqrt(sum((t * t).sum() for t in v.values()))
-        v = {k: t / norm for k, t in v.items()}
-        hv = hvp(v)[0]
-        new = float(sum((hv[k] * v[k]).sum() for k in params))
-        if value is not None and abs(new - value) <= tol * (abs(value) + 1e-6):
-            return new
-        value, v = new, hv
+    for _ in range(min(iterations, n)):
+        parts = [p.view_as(t) for p, t in zip(torch.split(basis[-1], sizes), leaves)]
+        w = torch.cat([h.reshape(-1) for h in hvp(parts)])
+        alphas.append(float(w @ basis[-1]))
+        Q = torch.stack(basis)
+        for _ in range(2):  # full reorthogonalization, twice is enough (Kahan)
+            w -= Q.T @ (Q @ w)
+        ritz = eigvalsh_tridiagonal(np.array(alphas), np.array(betas)) if betas else np.array(alphas)
+        new = float(ritz[np.abs(ritz).argmax()])
+        beta = float(w.norm())
+        if value is not None and abs(new - value) <= tol * (abs(value) + 1e-6) or beta <= 1e-10 * abs(new):
+            return new  # agreed within tol, or the Krylov space is invariant: the value is exact
+        value = new
+        betas.append(beta)
+        basis.append(w / beta)
     return float(value)
 
 
@@ -274,25 +408,49 @@ def _split(data, spec: dict):
     return (x[:size], y[:size]) if size else (x, y)
 
 
-def _run(jobs: Sequence[Job], ctx: JobContext) -> None:
+def _progress(ctx: JobContext):
+    """progress(done, total) for `evaluate_plane`: the grid points sampled and the time left,
+    beside the running job (`backends.run.jobs.report`), when the executor shows progress —
+    never in JSON output; None otherwise."""
+    from backends.run.jobs import report
+    from backends.torch.jobs import _duration
+
+    if ctx.progress is None:
+        return None
+    began = time.perf_counter()
+
+    def progress(done: int, total: int) -> None:
+        left = (time.perf_counter() - began) / done * (total - done)
+        report(ctx, f"grid point {done}/{total}  ETA {_duration(left)}", done / total)
+
+    return progress
+
+
+def _compute(jobs: Sequence[Job], ctx: JobContext) -> list[JobResult]:
+    """Sample each job's grid on the job's device (`ctx.device`): the evaluation set and the
+    plane are moved there once, and only the finished grids come back to the host."""
     import torch
 
     from backends.torch.models import spec_from_json
 
     results = Results(ctx)
+    device = torch.device(ctx.device)
+    made = []
     for job in jobs:
         start = time.perf_counter()
         spec = job.spec
         model = spec_from_json(json.dumps(spec["model"]))
         data = results.data_of(spec["data"])
-        x, y = _split(data, spec)
+        x, y = (t.to(device) for t in _split(data, spec))
         states = [results.state(k) for k in spec["states"]]
         points = results.checkpoints(spec["checkpoints"]) if spec.get("checkpoints") else ()
-        plane = plane_of(spec["plane"], states, spec["seed"], points)
+        plane = tuple({k: v.to(device) for k, v in part.items()}
+                      for part in plane_of(spec["plane"], states, spec["seed"], points))
         xs = coordinates(spec["plane"], spec["grid"], spec["radius"])
         sampled = time.perf_counter()
         loss_grid, error_grid, method = evaluate_plane(model, plane, xs, xs, x, y, spec["loss"],
-                                                       ctx.memo.get("landscape-method", "auto"))
+                                                       ctx.memo.get("landscape-method", "auto"), _progress(ctx))
+        loss_grid, error_grid = loss_grid.cpu(), error_grid.cpu()  # the one copy to the host
         sampling = time.perf_counter() - sampled
         metrics: dict[str, Any] = {"grid": spec["grid"], "points": spec["grid"] ** 2, "method": method,
                                    "sampling_seconds": sampling, "evaluated_on": len(y)}
@@ -300,14 +458,27 @@ def _run(jobs: Sequence[Job], ctx: JobContext) -> None:
             s = states[0] if states else points[-1]
             metrics["l2_norm"] = float(torch.sqrt(sum((p.double() ** 2).sum() for p in s.params.values())))
             if spec.get("hessian"):
-                metrics["hessian_trace"] = hessian_trace(model, s.params, s.buffers, x, y, spec["loss"],
+                on = lambda ts: {k: v.to(device) for k, v in ts.items()}  # noqa: E731
+                metrics["hessian_trace"] = hessian_trace(model, on(s.params), on(s.buffers), x, y, spec["loss"],
                                                          samples=spec["hessian"], seed=spec["seed"])
         tensors = {"loss": loss_grid.contiguous(), "error": error_grid.contiguous(), "axis": xs.contiguous()}
-        ctx.store.put(job.key, job.kind, {"label": job.label, **spec}, tensors, metrics, None,
-                      seconds=time.perf_counter() - start)
+        made.append(JobResult.of(job, tensors, metrics, None, time.perf_counter() - start))
+    return made
 
 
-LANDSCAPE = JobKind("landscape", _run)
+def _work(jobs: Sequence[Job], ctx: JobContext) -> float:
+    """Multiply-adds of one grid point's forward pass (parameters × evaluation points, as
+    `choose_method` counts them), from which the executor sets torch's threads: a small model
+    runs on one thread, which on a shared machine is many times faster than two."""
+    from backends.torch.jobs import step_work
+
+    spec = jobs[0].spec
+    data = Results(ctx).data_of(spec["data"])
+    points = len(data.y_train) if spec["split"] == "train" else len(data.y_test)
+    return step_work(spec["model"], tuple(data.input_shape), min(points, spec.get("size") or points))
+
+
+LANDSCAPE = JobKind("landscape", compute=_compute, work=_work)
 
 
 def grids(store, key: str) -> dict[str, Any]:
@@ -316,4 +487,4 @@ def grids(store, key: str) -> dict[str, Any]:
 
 
 __all__ = ["LANDSCAPE", "landscape_job", "filter_normalized", "plane_of", "evaluate_plane",
-           "hessian_trace", "top_hessian_eigenvalue", "choose_method", "grids", "PLANES", "METRICS"]
+           "hessian_vector_product", "hessian_trace", "top_hessian_eigenvalue", "choose_method", "grids", "PLANES", "METRICS"]

@@ -44,7 +44,10 @@ def generator_job(plan: Plan, lf, generator: str) -> Job:
 def member_job(plan: Plan, program, sweep, member, ensemble: bool = True) -> Job:
     """A sweep member's train job (and the jobs before it): its source object initialised with
     the member's seed when `seed` is bound, the path to the generator's domain as the functor
-    trains it, then the generator with the member's optimizer."""
+    trains it, then the generator with the member's optimizer (on the member's data set when it
+    binds a data option, `label_noise`)."""
+    import dataclasses
+
     lf = program.functors[sweep.functor]
     source, path = sweep_source(lf, sweep.generator)
     start = init_job(lf, source, member.init_seed) if member.init_seed is not None else None
@@ -52,6 +55,8 @@ def member_job(plan: Plan, program, sweep, member, ensemble: bool = True) -> Job
         start = None  # the functor's own initial state: keep its label
     upstream = path_job(plan, lf, path, start)
     name = f"{sweep.name}[{member.label}]"
+    if member.data is not None:  # only the swept segment trains on it
+        lf = dataclasses.replace(lf, target=dataclasses.replace(lf.target, data=member.data))
     job = train_job(lf, sweep.generator, upstream, member.optimizer, ensemble=ensemble,
                     label=name if ensemble else f"{name} alone", origin=(sweep.name, sweep.generator))
     plan.add(job)
@@ -89,6 +94,11 @@ def compile_program(program) -> Plan:
             plan.index[fisher_index(lf.name)] = fisher_jobs(plan, lf, lf.target.fisher)
     for sweep in program.sweeps.values():
         plan.index[sweep.name] = {str(m.index): member_job(plan, program, sweep, m).key for m in sweep.members}
+        kind = program.functors[sweep.functor].target.fisher
+        if kind:  # `Param(…, fisher = …)`: each member's Fisher–Rao length too ({index: key})
+            plan.index[fisher_index(sweep.name)] = {
+                i: _added(plan, fisher_rao_of(checkpoints_job(plan, plan.jobs[key]), plan.jobs[key], kind)).key
+                for i, key in plan.index[sweep.name].items()}
     for rep in program.reps.values():
         lf = program.functors[rep.base]
         plan.index[rep.name] = {g.name: features_job(plan, program, rep, generator_job(plan, lf, g.name)).key
@@ -101,8 +111,14 @@ def compile_program(program) -> Plan:
 
 
 def fisher_index(functor: str) -> str:
-    """Where the plan's index keeps a functor's Fisher–Rao jobs ({generator: key})."""
+    """Where the plan's index keeps a functor's Fisher–Rao jobs ({generator: key}), or a sweep's
+    ({member index: key})."""
     return f"{functor}#fisher_rao"
+
+
+def _added(plan: Plan, job: Job) -> Job:
+    plan.add(job)
+    return job
 
 
 def fisher_rao_of(checkpoints: Job, train: Job, kind: str) -> Job:

@@ -86,6 +86,7 @@ class Member:
     values: tuple[tuple[str, Any], ...]  # (binding name, value), in binding order
     optimizer: Any  # OptimizerSpec of the swept generator, overrides applied
     init_seed: int | None  # the source object's init seed, when `seed` is bound
+    data: Any = None  # DataSpec the swept segment trains on, when a data option is bound (else the functor's)
 
     @property
     def label(self) -> str:
@@ -661,9 +662,12 @@ def _sweep(decl: A.SweepDecl, functors: dict[str, LearningFunctor], broken: set[
            limits: Limits) -> Sweep:
     """Expand a sweep into its members (the cartesian product of its bindings, first binding
     slowest). `seed` sets both the data-order seed of the swept generator and the init seed of
-    the source object its run starts from; every other binding overrides that keyword of the
-    generator's optimizer."""
+    the source object its run starts from; a data option (`label_noise`, `SWEEPABLE_OPTIONS` of
+    backends.torch.data) replaces that option of the data set the swept generator trains on;
+    every other binding overrides that keyword of the generator's optimizer."""
     import itertools
+
+    from backends.torch.data import SWEEPABLE_OPTIONS, DataError, with_option
 
     base = decl.base
     if not (isinstance(base, A.QualName) and len(base.parts) == 2):
@@ -682,7 +686,7 @@ def _sweep(decl: A.SweepDecl, functors: dict[str, LearningFunctor], broken: set[
     problems: list[Diagnostic] = []
     names: list[str] = []
     domains: list[tuple[int, Any]] = []
-    sweepable = sweepable_keywords(lf.segments[gname].name)
+    sweepable = (*sweepable_keywords(lf.segments[gname].name), *SWEEPABLE_OPTIONS)
     for b in decl.bindings:
         key = b.name.id
         if key in names:
@@ -707,7 +711,15 @@ def _sweep(decl: A.SweepDecl, functors: dict[str, LearningFunctor], broken: set[
     members: list[Member] = []
     for index, values in enumerate(itertools.product(*(v for _, v in domains))):
         chosen = tuple(zip(names, values))
-        overrides = {k: v for k, v in chosen}
+        overrides = {k: v for k, v in chosen if k not in SWEEPABLE_OPTIONS}
+        data = None
+        for k, v in chosen:
+            if k in SWEEPABLE_OPTIONS:
+                try:
+                    data = with_option(data or lf.target.data, k, v)
+                except DataError as e:
+                    raise _Problem("E404", f"sweep `{decl.name.id}`, member {', '.join(f'{k}={_show(v)}' for k, v in chosen)}: "
+                                   f"{e.message}", spans[k], e.hint or "") from None
         init_seed = overrides.get("seed")
         for key in ("batch", "epochs", "seed"):
             if isinstance(overrides.get(key), float) and float(overrides[key]).is_integer():
@@ -724,7 +736,7 @@ def _sweep(decl: A.SweepDecl, functors: dict[str, LearningFunctor], broken: set[
             raise _Problem("E401", f"sweep `{decl.name.id}` asks for {opt.epochs} epochs, over the limit of "
                            f"{limits.epochs}", spans.get("epochs", decl.span),
                            f"raise it with {Limits.FLAGS['epochs']}")
-        members.append(Member(index, chosen, opt, None if init_seed is None else int(init_seed)))
+        members.append(Member(index, chosen, opt, None if init_seed is None else int(init_seed), data))
     return Sweep(decl.name.id, fname, gname, tuple(names), tuple(members), decl.span)
 
 
