@@ -11,7 +11,9 @@ means:
 - `jobs(plan, program, analysis)`: the jobs it adds to a plan (run by `catdsl run`);
 - `report(analysis, session) -> dict`: its part of `catdsl run --format json` (`{"kind": …}`,
   plain JSON data read from the finished jobs of the session's store);
-- `show(analysis, report, console)`: the same data as tables for the terminal.
+- `show(analysis, report, console)`: the same data as tables for the terminal;
+- `plots(analysis, report, session, directory) -> [Path]` (optional): its pictures, PNG files
+  written into `directory` (`catdsl run FILE --plots DIR`); a handler without it draws nothing.
 
 `catdsl run --format json` prints one shape for every file: `{"file", "jobs": [{"label", "kind",
 "key", "digest", "seconds", "metrics"}…], "analyses": {NAME: {"kind": …, …}}}`; an unnamed
@@ -39,6 +41,7 @@ class AnalysisHandler(Protocol):
     def jobs(self, plan: Any, program: Any, analysis: Analysis) -> None: ...
     def report(self, analysis: Analysis, session: Any) -> dict: ...
     def show(self, analysis: Analysis, report: dict, console: Any) -> None: ...
+    # optional: def plots(self, analysis, report, session, directory) -> list[Path]
 
 
 def registry() -> dict[str, str]:
@@ -85,6 +88,19 @@ def laws(module: Module) -> list:
         if h is not None:
             out.extend(h.laws(module, a))
     return out
+
+
+def plots(module: Module, session: Any, reports: dict[str, dict], directory: Any) -> list:
+    """The PNG files of every analysis whose handler has a `plots` hook, written into
+    `directory` from its report (`reports[key_of(a)]`) and the session's store."""
+    from pathlib import Path
+
+    made: list = []
+    for a in module.analyses:
+        hook = getattr(handler(a.kind), "plots", None)  # optional: not every analysis draws
+        if hook is not None:
+            made.extend(hook(a, reports[key_of(a)], session, Path(directory)))
+    return made
 
 
 def key_of(analysis: Analysis) -> str:

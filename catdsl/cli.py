@@ -60,6 +60,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--exhaustive", action="store_true", help="classes: evaluate every pair of runs, not the adaptive order")
     run.add_argument("--report", metavar="DIR",
                      help="also write DIR/index.html: diagrams, jobs and analyses (an offline page)")
+    run.add_argument("--plots", metavar="DIR",
+                     help="also write each analysis's plots (PNG) into DIR: classes dendrograms and barrier "
+                          "curves, persistence diagrams and landscapes")
     _learning_flags(run)
 
     runs = sub.add_parser("runs", help="list the finished jobs of a run store")

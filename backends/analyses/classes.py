@@ -9,7 +9,8 @@
 - X a sweep: its runs joined when the barrier between their final states is at most `level`,
   classes the connected components (`backends.torch.homotopy`, `backends.torch.barrier`).
   Options `level` (required), `path = linear | bezier`, `points`, `align`, `metric = loss |
-  error`, `split = train | test`, `epochs` (of a Bezier connector).
+  error`, `split = train | test`, `epochs` (of a Bezier connector), `affine = true | false` (the
+  2-functor check, `backends.torch.two_functor`: per-stage affine maps within vs across classes).
 
 Its report is the `analyses` entry of `catdsl run --format json` and a table of the classes.
 """
@@ -257,6 +258,17 @@ class Classes:
                           f"{_f(w['mean'])} over {w['count']} pair(s), across classes {_f(a['mean'])} over "
                           f"{a['count']} pair(s)" + (" (degenerate: no more fitted points than features)"
                                                      if affine["degenerate"] else ""))
+
+    @staticmethod
+    def plots(analysis, report, session, directory) -> list:
+        """A sweep's dendrogram and barrier curves (`backends/torch/homotopy_plots.py`)."""
+        if analysis.subject.kind != "sweep":
+            return []
+        from backends.torch.homotopy_plots import barrier_curves, plot_classes
+        from catdsl.analysis import key_of
+
+        key = session.plan.index[key_of(analysis)]["classes"]
+        return plot_classes(key_of(analysis), report, directory, barrier_curves(session.store, key))
 
 
 def _f(v) -> str:

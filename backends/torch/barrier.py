@@ -27,7 +27,7 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Sequence
 
-from backends.run.jobs import JobContext, JobKind, JobResult, store_results
+from backends.run.jobs import JobContext, JobKind, JobResult
 from backends.run.plan import CODE_VERSION, Job
 from backends.torch.results import Results
 
@@ -53,9 +53,11 @@ class PathSpec:
         return asdict(self)
 
 
-def barrier_job(a: Job, b: Job, spec: PathSpec, label: str) -> Job:
-    """The barrier job between the final states of train jobs `a` and `b`."""
-    body = {"a": a.key, "b": b.key, "model": a.spec["model"], "data": a.spec["data"], "loss": a.spec["loss"],
+def barrier_job(a: Job, b: Job, spec: PathSpec, label: str, on: dict | None = None) -> Job:
+    """The barrier job between the final states of jobs `a` and `b` (train jobs; any state jobs
+    when `on` gives the model, data and loss, as a 2-cell's connector does)."""
+    on = on or a.spec
+    body = {"a": a.key, "b": b.key, "model": on["model"], "data": on["data"], "loss": on["loss"],
             "path": spec.to_json(), "code": CODE}
     return Job.of("barrier", body, label, (a.key, b.key), a.origin)
 
@@ -92,7 +94,7 @@ def mlp_path_values(model_spec, data, pairs, spec: PathSpec, loss: str, chunk: i
     layers = model_spec.layers if isinstance(model_spec, Sequential) else (model_spec,)
     x, y = _split(data, spec.split)
     x = x.reshape(len(x), -1).float()
-    ts = torch.linspace(0, 1, spec.points, dtype=torch.float64).float()
+    ts = torch.linspace(0, 1, spec.points, dtype=torch.float64).float().to(x.device)
     loss_fn = loss_function(loss)
     found: list[list[float]] = []
     with torch.no_grad():
@@ -147,14 +149,14 @@ def point_value(module, params: dict, buffers: dict, data, spec: PathSpec, loss:
                 functional_call(module, (params, buffers), (data.x_train[begin:begin + batch],))
     module.eval()
     x, y = _split(data, spec.split)
-    total, wrong = 0.0, 0
+    total = torch.zeros((), dtype=torch.float64, device=x.device)  # summed on the device: one copy at the end
     with torch.no_grad():
         for begin in range(0, len(y), batch):
             out = functional_call(module, (params, buffers), (x[begin:begin + batch],))
             yb = y[begin:begin + batch]
-            total += float(loss_fn(out, yb)) * len(yb)
-            wrong += int((out.argmax(-1) != yb).sum())
-    return (total if spec.metric == "loss" else wrong) / max(len(y), 1)
+            total += (loss_fn(out, yb).double() * len(yb) if spec.metric == "loss"
+                      else (out.argmax(-1) != yb).sum().double())
+    return float(total) / max(len(y), 1)
 
 
 def bezier_control(model_spec, data, a: dict, b: dict, spec: PathSpec, loss: str, seed: int = 0,
@@ -181,6 +183,7 @@ def bezier_control(model_spec, data, a: dict, b: dict, spec: PathSpec, loss: str
             index = order[begin:begin + batch]
             t = float(torch.rand((), generator=g))
             theta = {k: (1 - t) ** 2 * a[k] + 2 * t * (1 - t) * c[k] + t ** 2 * b[k] for k in a}
+            index = index.to(data.x_train.device)  # the order comes from a CPU generator on every device
             x = data.x_train[index]
             out = _train_mode_forward(module, theta, x) if batchnorm else functional_call(module, theta, (x,))
             value = loss_fn(out, data.y_train[index])
@@ -195,8 +198,8 @@ def _train_mode_forward(module, theta, x):
     import torch
     from torch.func import functional_call
 
-    scratch = {k: torch.zeros(b.shape) if "running_mean" in k or "num_batches" in k else torch.ones(b.shape)
-               for k, b in module.named_buffers()}
+    scratch = {k: torch.zeros(b.shape, device=x.device) if "running_mean" in k or "num_batches" in k
+               else torch.ones(b.shape, device=x.device) for k, b in module.named_buffers()}
     scratch = {k: v.to(torch.long) if k.endswith("num_batches_tracked") else v for k, v in scratch.items()}
     return functional_call(module, (theta, scratch), (x,))
 
@@ -212,6 +215,9 @@ def path_values(model_spec, data, a, b, spec: PathSpec, loss: str) -> tuple[list
         from backends.torch.align import align, mlp_linears
 
         pb = align(pa, pb, mlp_linears(model_spec))
+    device = data.x_train.device
+    pa, pb = ({k: v.to(device) for k, v in p.items()} for p in (pa, pb))
+    a_buffers, b_buffers = ({k: v.to(device) for k, v in s.buffers.items()} for s in (a, b))
     ts = [k / (spec.points - 1) for k in range(spec.points)]
     control = bezier_control(model_spec, data, pa, pb, spec, loss) if spec.path == "bezier" else None
     module = template(model_spec)
@@ -225,10 +231,10 @@ def path_values(model_spec, data, a, b, spec: PathSpec, loss: str) -> tuple[list
         else:
             theta = {k: (1 - t) ** 2 * pa[k] + 2 * t * (1 - t) * control[k] + t ** 2 * pb[k] for k in pa}
         # buffers: BN statistics are recomputed; others (none in the built-in layers) interpolate
-        buffers = {k: ((1 - t) * a.buffers[k] + t * b.buffers[k]) if a.buffers[k].is_floating_point()
-                   else a.buffers[k] for k in a.buffers}
+        buffers = {k: ((1 - t) * a_buffers[k] + t * b_buffers[k]) if a_buffers[k].is_floating_point()
+                   else a_buffers[k] for k in a_buffers}
         values.append(point_value(module, theta, buffers, data, spec, loss, batchnorm))
-    tensors = {f"control/{k}": v.contiguous() for k, v in control.items()} if control is not None else {}
+    tensors = {f"control/{k}": v.cpu().contiguous() for k, v in control.items()} if control is not None else {}
     return values, tensors
 
 
@@ -251,16 +257,35 @@ def _batch_key(job: Job, ctx: JobContext):
     return json.dumps([job.spec["model"], job.spec["data"], job.spec["loss"], job.spec["path"]], sort_keys=True)
 
 
-def run_barriers(jobs: Sequence[Job], ctx: JobContext) -> None:
-    """Evaluate and store each job's path: batched when the model and path allow it."""
-    store_results(ctx.store, compute_barriers(jobs, ctx))
+# most pairs of one adaptive round evaluated in one call: a round of `homotopy.ROUND` pairs is
+# this many batches, which an executor with workers evaluates at once
+CHUNK = 8
+
+
+def barrier_batches(jobs: Sequence[Job], ctx: JobContext) -> list[list[Job]]:
+    """`jobs` as the batches they are evaluated in (`jobs.compute_batches`): those that batch
+    together (`_batch_key`) in chunks of `CHUNK`, in order; every other job alone. The same
+    batches on every executor, so the same bits."""
+    groups: dict[str, list[Job]] = {}
+    alone: list[list[Job]] = []
+    for job in jobs:
+        key = _batch_key(job, ctx)
+        if key is None:
+            alone.append([job])
+        else:
+            groups.setdefault(key, []).append(job)
+    chunks = [g[i:i + CHUNK] for g in groups.values() for i in range(0, len(g), CHUNK)]
+    return chunks + alone
 
 
 def compute_barriers(jobs: Sequence[Job], ctx: JobContext) -> list[JobResult]:
     """Evaluate each job's path (batched when the model and path allow it); return the results."""
+    from backends.run.execute import device_for
+
     results = Results(ctx)
     if not jobs:
         return []
+    device = device_for(ctx.device)
     model, data = results.model_and_data(jobs[0].spec)
     spec = PathSpec(**jobs[0].spec["path"])
     start = time.perf_counter()
@@ -268,15 +293,16 @@ def compute_barriers(jobs: Sequence[Job], ctx: JobContext) -> list[JobResult]:
         from backends.torch.align import align, mlp_linears
 
         pairs = []
-        for job in jobs:
+        for job in jobs:  # weight matching runs on the host; the path is evaluated on the device
             a, b = dict(results.state(job.spec["a"]).params), dict(results.state(job.spec["b"]).params)
-            pairs.append((a, align(a, b, mlp_linears(model)) if spec.align else b))
-        made = [(v, {}) for v in mlp_path_values(model, data, pairs, spec, jobs[0].spec["loss"])]
+            b = align(a, b, mlp_linears(model)) if spec.align else b
+            pairs.append(tuple({k: v.to(device) for k, v in p.items()} for p in (a, b)))
+        made = [(v, {}) for v in mlp_path_values(model, data.to(device), pairs, spec, jobs[0].spec["loss"])]
     else:
         made = []
         for job in jobs:
             m, d = results.model_and_data(job.spec)
-            made.append(path_values(m, d, results.state(job.spec["a"]), results.state(job.spec["b"]),
+            made.append(path_values(m, d.to(device), results.state(job.spec["a"]), results.state(job.spec["b"]),
                                     PathSpec(**job.spec["path"]), job.spec["loss"]))
     seconds = (time.perf_counter() - start) / len(jobs)
     out = []

@@ -168,6 +168,11 @@ def fisher_quadratic(model_spec, params, buffers, delta, x, y, loss: str = "cros
     """Δθᵀ F(θ) Δθ on (x, y) without building F: `kind` "empirical" (F_emp) or "model" (the
     Fisher of the predictive distribution, the Gauss–Newton matrix: diag p − ppᵀ for
     cross-entropy, (2/C)·I for mse over C outputs)."""
+    return float(_fisher_quadratic(model_spec, params, buffers, delta, x, y, loss, kind, batch))
+
+
+def _fisher_quadratic(model_spec, params, buffers, delta, x, y, loss: str, kind: str, batch: int):
+    """Δθᵀ F(θ) Δθ as a 0-d float64 tensor on the parameters' device (summed there, no host copy)."""
     import torch
     from torch.func import functional_call, jvp
 
@@ -175,35 +180,40 @@ def fisher_quadratic(model_spec, params, buffers, delta, x, y, loss: str = "cros
         raise ValueError(f"unknown Fisher {kind!r}; known: {', '.join(FISHER_KINDS)}")
     module = _module(model_spec)
     params = {k: v for k, v in params.items()}
+    device = next(iter(params.values())).device
     tangent = {k: delta[k].to(params[k].dtype) for k in params}
-    total = 0.0
+    x, y = x.to(device), y.to(device)
+    total = torch.zeros((), dtype=torch.float64, device=device)
     with torch.no_grad():
         for begin in range(0, len(y), batch):
             xb, yb = x[begin:begin + batch], y[begin:begin + batch]
             if kind == "empirical":
                 f = lambda p: per_example_loss(loss, functional_call(module, (p, dict(buffers)), (xb,)), yb)  # noqa: E731
                 _, d = jvp(f, (params,), (tangent,))
-                total += float((d.double() ** 2).sum())
+                total += (d.double() ** 2).sum()
             else:
                 f = lambda p: functional_call(module, (p, dict(buffers)), (xb,))  # noqa: E731
                 logits, u = jvp(f, (params,), (tangent,))
                 u = u.double()
                 if loss == "cross_entropy":
                     p = torch.softmax(logits.double(), -1)
-                    total += float(((p * u * u).sum(-1) - (p * u).sum(-1) ** 2).sum())
+                    total += ((p * u * u).sum(-1) - (p * u).sum(-1) ** 2).sum()
                 else:
-                    total += float((2.0 / u.shape[-1] * (u * u).sum(-1)).sum())
+                    total += (2.0 / u.shape[-1] * (u * u).sum(-1)).sum()
     return total / max(len(y), 1)
 
 
 def fisher_rao_length(model_spec, points: Sequence, x, y, loss: str = "cross_entropy",
                       kind: str = "model") -> tuple[float, list[float]]:
-    """Σ_t √(Δθ_tᵀ F(θ_t) Δθ_t) over consecutive checkpoints (TrainingStates); also each term."""
-    steps = []
+    """Σ_t √(Δθ_tᵀ F(θ_t) Δθ_t) over consecutive checkpoints (TrainingStates); also each term.
+    Computed on the checkpoints' device; the terms are copied to the host once, at the end."""
+    import torch
+
+    quadratics = []
     for here, there in zip(points, points[1:]):
         delta = {k: there.params[k] - here.params[k] for k in here.params}
-        q = fisher_quadratic(model_spec, here.params, here.buffers, delta, x, y, loss, kind)
-        steps.append(math.sqrt(max(q, 0.0)))
+        quadratics.append(_fisher_quadratic(model_spec, here.params, here.buffers, delta, x, y, loss, kind, 1024))
+    steps = [math.sqrt(max(q, 0.0)) for q in torch.stack(quadratics).cpu().tolist()] if quadratics else []
     return sum(steps), steps
 
 
@@ -211,15 +221,18 @@ def fisher_rao_length(model_spec, points: Sequence, x, y, loss: str = "cross_ent
 
 
 def _compute(jobs: Sequence[Job], ctx: JobContext) -> list[JobResult]:
+    from backends.run.execute import device_for
     from backends.torch.results import Results
 
     results = Results(ctx)
+    device = device_for(ctx.device)  # the checkpoints and the data go there once per job
     made = []
     for job in jobs:
         start = time.perf_counter()
         trained = ctx.store.get(job.spec["train"])
         model, data = results.model_and_data(trained.spec)
-        points = results.checkpoints(job.spec["checkpoints"])
+        points = [p.to(device) for p in results.checkpoints(job.spec["checkpoints"])]
+        data = data.to(device)
         length, steps = fisher_rao_length(model, points, data.x_train, data.y_train, trained.spec["loss"],
                                           job.spec["fisher"])
         metrics = {"fisher_rao": length, "fisher_rao_steps": steps, "fisher": job.spec["fisher"],

@@ -24,9 +24,9 @@ import json
 import time
 from typing import Callable, Sequence
 
-from backends.run.jobs import JobContext, JobKind
+from backends.run.jobs import JobContext, JobKind, compute_batches
 from backends.run.plan import CODE_VERSION, Job
-from backends.torch.barrier import CODE as BARRIER_CODE, PathSpec, barrier_job, run_barriers
+from backends.torch.barrier import CODE as BARRIER_CODE, PathSpec, barrier_batches, barrier_job
 from backends.torch.results import Results
 
 CODE = f"{CODE_VERSION}/classes-1"
@@ -115,19 +115,23 @@ def _pair_label(labels, i, j) -> str:
     return f"barrier {labels[i]} ~ {labels[j]}"
 
 
-def disagreement(states, model_spec, data) -> list[list[float]]:
-    """Fraction of test points on which each two runs predict different classes."""
+def disagreement(states, model_spec, data, device: str = "cpu") -> list[list[float]]:
+    """Fraction of test points on which each two runs predict different classes (computed on
+    `device`, copied to the host once)."""
     import torch
     from torch.func import functional_call
 
     from backends.torch.train import template
 
     module = template(model_spec).eval()
+    x = data.x_test.to(device)
     with torch.no_grad():
-        preds = torch.stack([functional_call(module, (dict(s.params), dict(s.buffers)), (data.x_test,)).argmax(-1)
+        preds = torch.stack([functional_call(module, ({k: v.to(device) for k, v in s.params.items()},
+                                                      {k: v.to(device) for k, v in s.buffers.items()}),
+                                             (x,)).argmax(-1)
                              for s in states])
     d = (preds[:, None, :] != preds[None, :, :]).double().mean(-1)
-    return d.tolist()
+    return d.cpu().tolist()
 
 
 def _run_classes(jobs: Sequence[Job], ctx: JobContext) -> None:
@@ -143,15 +147,15 @@ def _run_classes(jobs: Sequence[Job], ctx: JobContext) -> None:
 
         def evaluate(pairs):
             made = [barrier_job(members[i], members[j], spec, _pair_label(labels, i, j)) for i, j in pairs]
-            todo = [b for b in made if not ctx.store.has(b.key)]
-            if todo:
-                run_barriers(todo, ctx)
+            compute_batches(ctx, barrier_batches([b for b in made if not ctx.store.has(b.key)], ctx))
             return [ctx.store.get(b.key).metrics["barrier"] for b in made]
 
         exhaustive = job.spec["order"] == "exhaustive"
         order = None
         if not exhaustive:
-            d = disagreement([results.state(k) for k in keys], model, data)
+            from backends.run.execute import device_for
+
+            d = disagreement([results.state(k) for k in keys], model, data, device_for(ctx.device))
             order = sorted(itertools.combinations(range(n), 2), key=lambda p: (d[p[0]][p[1]], p))
         partition, found = components(n, evaluate, job.spec["level"], order=order, exhaustive=exhaustive)
         metrics = {"classes": partition, "evaluations": len(found), "pairs": n * (n - 1) // 2,

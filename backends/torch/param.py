@@ -13,13 +13,14 @@ and the last member are compared) within `tol` (default 1e-5; `check S with tol 
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from backends.torch.session import Session, store_dir
 from backends.torch.transfer import TransferUniversal, decide_universal
 from catdsl.laws.category import MapComp, MapId, Respects
 from catdsl.laws.two_category import Boundary
-from catdsl.laws.law import FunctorLaw
+from catdsl.laws.law import COMMON_OPTIONS, FunctorLaw
 from catdsl.laws.verdict import Verdict
 from catdsl.semantics import free
 
@@ -55,37 +56,105 @@ class SweepEnsemble(FunctorLaw):
         return self.sweep
 
 
+# The options of a 2-cell's image `homotopy(…)` in Param and their defaults (docs/language.md §8.13).
+TWO_CELL_PATHS = ("linear", "bezier")
+TWO_CELL_DEFAULTS = {"path": "linear", "points": 5, "epochs": 5}
+
+
 @dataclass(frozen=True)
 class TwoCellLowLoss(FunctorLaw):
-    """α : f => g sent to `homotopy(path = linear, points = K)`: on the deformation between the
-    trajectories F(f) and F(g), matched by normalized time (checkpoints per epoch, linear in
-    between), and on the connector of their end states, the training loss stays <= the level
-    (`Param(…, level = τ)` or `check … with level = τ`). K × K points; the worst is the witness.
-    A composite `vertical` law checks α ; β : f => h directly (transitivity)."""
+    """α : f => g sent to `homotopy(path = linear | bezier, points = K)`: on the deformation
+    between the trajectories F(f) and F(g), matched by normalized time (checkpoints per epoch,
+    linear in between), and on the connector of their end states, the training loss stays <= the
+    level (`Param(…, level = τ)` or `check … with level = τ`). K × K points; the worst is the
+    witness. With `path = bezier` the connector at the end is the quadratic Bezier curve whose
+    control point is trained for `epochs` (the `barrier` job of `classes … path = bezier`), and
+    the deformation bends into it as time goes on (`_deformation`). A composite `vertical` law
+    checks α ; β : f => h directly (transitivity)."""
 
     cell: str
     f: tuple[str, ...]
     g: tuple[str, ...]
     points: int = 5
+    path: str = "linear"
+    epochs: int = 5
+    dom: str = ""  # the common domain of f and g (either word may be empty: an identity)
     kind = "param.low_loss"
     template = "{functor}.low_loss[{cell}]"
-    own_options = ("level",)
+    options = (*COMMON_OPTIONS, "level")
+    own_options = ("level",)  # `check Run.low_loss with level = τ` (not `check Run with …`)
+
+    @classmethod
+    def check_option(cls, option: str, value: object) -> str | None:
+        if option == "level" and not (isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0):
+            return f"a 2-cell's `level` is a training loss above zero, not {value!r}"
+        return None
 
 
-def _homotopy_points(expr) -> int | None:
-    """K of a 2-cell image `homotopy(path = linear, points = K)`; None when it is not one."""
+class BadTwoCell(Exception):
+    """A 2-cell image that is not `homotopy(path = linear | bezier, points = K ≥ 2, epochs = E ≥ 1)`."""
+
+    def __init__(self, message: str, node, *hints: str):
+        super().__init__(message)
+        self.message, self.node, self.hints = message, node, hints
+
+
+IMAGE_HINT = "write `alpha |-> homotopy(path = linear, points = 5)` (path: linear or bezier; points ≥ 2)"
+
+
+def two_cell_image(expr) -> dict:
+    """{path, points, epochs} of a 2-cell's image `homotopy(…)` in Param; BadTwoCell otherwise."""
     from catdsl.syntax import ast as A
+    from catdsl.syntax.printer import expr as text
 
     if not (isinstance(expr, A.Call) and isinstance(expr.func, A.Name) and expr.func.id == "homotopy"):
-        return None
-    path, points = expr.keywords.get("path"), expr.keywords.get("points")
-    if path is not None and not (isinstance(path, A.Name) and path.id == "linear"):
-        return None
-    if points is None:
-        return 5
-    if isinstance(points, A.Number) and points.text.isdigit() and int(points.text) >= 2:
-        return int(points.text)
-    return None
+        raise BadTwoCell(f"a 2-cell in Param is sent to `homotopy(…)`, not `{text(expr)}`", expr, IMAGE_HINT)
+    if expr.positional:
+        raise BadTwoCell("`homotopy` takes named options only", expr.positional[0], IMAGE_HINT)
+    got = dict(TWO_CELL_DEFAULTS)
+    for kw in expr.args:
+        value = kw.value
+        if kw.name == "path":
+            if not (isinstance(value, A.Name) and value.id in TWO_CELL_PATHS):
+                raise BadTwoCell(f"`path` must be linear or bezier, not `{text(value)}`", value,
+                                 "linear: the straight segment between the runs at each time; bezier: a "
+                                 "trained quadratic Bezier connector of their end states")
+            got["path"] = value.id
+        elif kw.name in ("points", "epochs"):
+            least = 2 if kw.name == "points" else 1
+            if not (isinstance(value, A.Number) and value.text.isdigit() and int(value.text) >= least):
+                raise BadTwoCell(f"`{kw.name}` must be an integer of at least {least}, not `{text(value)}`", value,
+                                 "K points a side: K ≥ 2 takes both ends" if kw.name == "points" else
+                                 "the epochs the Bezier connector's control point is trained for (default 5)")
+            got[kw.name] = int(value.text)
+        else:
+            raise BadTwoCell(f"`homotopy` has no option `{kw.name}` in Param", kw,
+                             f"its options are {', '.join(TWO_CELL_DEFAULTS)}")
+    if "epochs" in expr.keywords and got["path"] != "bezier":
+        raise BadTwoCell("`epochs` trains a Bezier connector; this path is linear", expr.keywords["epochs"],
+                         "add `path = bezier`, or drop `epochs`")
+    return got
+
+
+def _into_param(module):
+    from catdsl.backend import SemanticRef
+
+    return [F for F in module.functors.values() if isinstance(F.target, SemanticRef) and F.target.name == "Param"]
+
+
+def two_cell_diagnostics(module) -> list:
+    """E404 at each 2-cell image of a functor into Param that is not a `homotopy(…)` it can check."""
+    from catdsl.diagnostics import Diagnostic
+
+    found = []
+    for F in _into_param(module):
+        for name, img in F.cells.items():
+            try:
+                two_cell_image(img.expr)
+            except BadTwoCell as e:
+                found.append(Diagnostic("E404", f"2-cell `{name}` of `{F.name}`: {e.message}",
+                                        getattr(e.node, "span", None) or img.span, hints=e.hints))
+    return found
 
 
 def _two_cell_laws(module, functor) -> list:
@@ -93,16 +162,23 @@ def _two_cell_laws(module, functor) -> list:
     laws, given = [], {}
     for c in p.cells:
         img = functor.cells.get(c.name)
-        k = _homotopy_points(img.expr) if img is not None else None
-        if k is None:
-            continue
-        given[(c.source.word, c.target.word)] = (c.name, k)
-        laws.append(TwoCellLowLoss(functor.name, c.name, c.source.word, c.target.word, k, span=img.span))
-    # vertical composition as transitivity: α : f => g and β : g => h give α ; β : f => h
-    for (f, g), (a, k) in list(given.items()):
-        for (g2, h), (b, k2) in list(given.items()):
+        if img is None:
+            continue  # unmapped: E207 at elaboration
+        try:
+            o = two_cell_image(img.expr)
+        except BadTwoCell:
+            continue  # E404 from `validate` (two_cell_diagnostics) before any law is decided
+        given[(c.source.word, c.target.word)] = (c.name, o)
+        laws.append(TwoCellLowLoss(functor.name, c.name, c.source.word, c.target.word, o["points"], o["path"],
+                                   o["epochs"], c.source.dom, span=img.span))
+    # vertical composition as transitivity: α : f => g and β : g => h give α ; β : f => h, checked
+    # directly with the finer grid, and a Bezier connector when either cell has one
+    for (f, g), (a, o) in list(given.items()):
+        for (g2, h), (b, o2) in list(given.items()):
             if g2 == g and h != f and (f, h) not in given:
-                laws.append(TwoCellLowLoss(functor.name, f"{a} ; {b}", f, h, max(k, k2),
+                path = "bezier" if "bezier" in (o["path"], o2["path"]) else "linear"
+                laws.append(TwoCellLowLoss(functor.name, f"{a} ; {b}", f, h, max(o["points"], o2["points"]), path,
+                                           max(o["epochs"], o2["epochs"]), p.cell[a].source.dom,
                                            span=functor.cells[b].span))
     return laws
 
@@ -117,11 +193,12 @@ class Param:
         """Static problems of the learning declarations (E4xx), before anything trains."""
         from backends.torch.program import ProgramError, read_program
 
+        found = two_cell_diagnostics(module)
         try:
             read_program(module, cache_dir=store_dir(module, module.memo.get("store")) / "data")
         except ProgramError as e:
-            return list(e.diagnostics)
-        return []
+            return list(e.diagnostics) + found
+        return found
 
     @staticmethod
     def laws(module, functor) -> list[FunctorLaw]:
@@ -236,11 +313,15 @@ def _boundary(law, ctx) -> Verdict:
     return Verdict("proved", "definition")
 
 
-def _trajectory(s: Session, lf, word: tuple[str, ...], dom: str) -> list:
-    """The per-epoch checkpoints of F(word) from the computed state of `dom`."""
+def _trajectory(s: Session, lf, word: tuple[str, ...], dom: str) -> tuple[list, object]:
+    """The per-epoch checkpoints of F(word) from the computed state of `dom`, and the job of its
+    end state (an empty word: the state of `dom` alone)."""
     from backends.torch.plan import checkpoints_job, path_job, train_job
 
     job = path_job(s.plan, lf, free.identity(dom))
+    if not word:
+        s.executor.run(s.plan, [job.key], progress=False)
+        return [s.results.state(job.key)], job
     points = []
     for g in word:
         job = train_job(lf, g, job)
@@ -249,7 +330,7 @@ def _trajectory(s: Session, lf, word: tuple[str, ...], dom: str) -> list:
         s.executor.run(s.plan, [ck.key], progress=False)
         here = s.results.checkpoints(ck.key)
         points += here if not points else here[1:]
-    return points
+    return points, job
 
 
 def _at(points: list, t: float) -> dict:
@@ -263,11 +344,45 @@ def _at(points: list, t: float) -> dict:
     return {k: a[k] + w * (b[k] - a[k]) for k in a}
 
 
+def _deformation(a: dict, b: dict, t: float, u: float, bend: dict | None) -> dict:
+    """H(t, u) = (1 − u) a + u b + t · 2u(1 − u) · bend, bend = c − (a₁ + b₁)/2 for the Bezier
+    control point c of the end states a₁, b₁ (None: the straight segment). At t = 1 this is the
+    quadratic Bezier curve (1 − u)² a₁ + 2u(1 − u) c + u² b₁ exactly; at t = 0 (one initial
+    state, a = b) the constant path; its sides u = 0, 1 are the two trajectories."""
+    theta = {k: a[k] + u * (b[k] - a[k]) for k in a}
+    if bend is not None and t > 0 and 0 < u < 1:
+        theta = {k: v + (t * 2 * u * (1 - u)) * bend[k] for k, v in theta.items()}
+    return theta
+
+
+def _bezier_bend(s: Session, lf, a_job, b_job, law: TwoCellLowLoss, ends: tuple[dict, dict]) -> dict:
+    """c − (a₁ + b₁)/2 for the trained control point c of the Bezier connector of the end states:
+    the `barrier` job `classes … path = bezier` makes (stored, so trained once)."""
+    from backends.torch.barrier import PathSpec, barrier_job
+
+    spec = PathSpec(path="bezier", points=law.points, metric="loss", split="train", epochs=law.epochs)
+    on = {"model": _model_spec(lf), "data": json.loads(lf.target.data.to_json()), "loss": lf.target.loss}
+    job = barrier_job(a_job, b_job, spec, f"Bezier connector of {law.functor}.{law.cell}", on=on)
+    s.plan.add(job)
+    s.executor.run(s.plan, [job.key], progress=False)
+    prefix = "control/"
+    control = {k[len(prefix):]: v for k, v in s.store.tensors(job.key).items() if k.startswith(prefix)}
+    a1, b1 = ends
+    return {k: control[k].to(a1[k].device) - (a1[k] + b1[k]) / 2 for k in a1}
+
+
+def _model_spec(lf) -> dict:
+    from backends.torch.jobs import _model_json
+
+    return _model_json(lf)
+
+
 def _two_cell_low_loss(law: TwoCellLowLoss, ctx) -> Verdict:
     """The training loss on K × K points of the deformation (t: normalized time, s: from F(f) to F(g))."""
     import torch
     from torch.func import functional_call
 
+    from backends.run.execute import device_for
     from backends.torch.results import TrainingDiverged
     from backends.torch.train import loss_function, template
 
@@ -277,30 +392,35 @@ def _two_cell_low_loss(law: TwoCellLowLoss, ctx) -> Verdict:
     if level is None:
         return Verdict("unknown", "torch", witness="a 2-cell in Param needs a level: `Param(…, level = τ)` "
                                                     "or `check … with level = τ`")
-    dom = lf.presentation.generator[law.f[0]].dom
+    dom = law.dom or lf.presentation.generator[(law.f or law.g)[0]].dom
     try:
-        pf, pg = _trajectory(s, lf, law.f, dom), _trajectory(s, lf, law.g, dom)
+        (pf, f_job), (pg, g_job) = _trajectory(s, lf, law.f, dom), _trajectory(s, lf, law.g, dom)
+        device = torch.device(device_for(s.executor.context.device))
+        pf, pg = [p.to(device) for p in pf], [p.to(device) for p in pg]
+        bend = (_bezier_bend(s, lf, f_job, g_job, law, (dict(pf[-1].params), dict(pg[-1].params)))
+                if law.path == "bezier" else None)
     except TrainingDiverged as e:
         return Verdict("error", "torch", witness=str(e))
-    import json
-
-    from backends.torch.jobs import _model_json
-
-    model, data = s.results.model_and_data({"model": _model_json(lf), "data": json.loads(lf.target.data.to_json())})
+    model, data = s.results.model_and_data({"model": _model_spec(lf), "data": json.loads(lf.target.data.to_json())})
     module, loss_fn = template(model).eval(), loss_function(lf.target.loss)
+    x, y = data.x_train.to(device), data.y_train.to(device)
     buffers = dict(pf[-1].buffers)
-    worst, where = -float("inf"), None
     grid = [i / (law.points - 1) for i in range(law.points)]
+    where, values = [], []
     with torch.no_grad():
         for t in grid:
             a, b = _at(pf, t), _at(pg, t)
             for u in grid:
-                theta = {k: a[k] + u * (b[k] - a[k]) for k in a}
-                value = float(loss_fn(functional_call(module, (theta, buffers), (data.x_train,)), data.y_train))
-                if value > worst:
-                    worst, where = value, (t, u)
-    what = (f"worst training loss {worst:.4g} at time {where[0]:.2f}, {where[1]:.2f} of the way from "
-            f"{'.'.join(law.f)} to {'.'.join(law.g)} ({law.points}×{law.points} points)")
+                theta = _deformation(a, b, t, u, bend)
+                values.append(loss_fn(functional_call(module, (theta, buffers), (x,)), y))
+                where.append((t, u))
+    found = torch.stack(values).double().cpu()  # one copy to the host, after every point
+    i = int(found.argmax())
+    worst, (t, u) = float(found[i]), where[i]
+    connector = "the Bezier connector" if law.path == "bezier" else "the straight connector"
+    what = (f"worst training loss {worst:.4g} at time {t:.2f}, {u:.2f} of the way from "
+            f"{'.'.join(law.f) or 'id'} to {'.'.join(law.g) or 'id'} ({law.points}×{law.points} points, "
+            f"{connector} at the end)")
     if worst <= level:
         return Verdict("passed", "torch", samples=law.points ** 2, witness=f"{what} <= level {level:g}")
     return Verdict("refuted", "torch", samples=law.points ** 2, witness=f"{what} > level {level:g}")

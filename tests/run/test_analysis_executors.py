@@ -1,6 +1,7 @@
 """The analyses' job kinds on the process pool: transfer (pullback and its baselines), merge
-(FedAvg) and fibre jobs compute on workers and return their results, and give the digests of a
-local run (docs/scaling.md). A local Ray is left to the sweep's equivalence test: it starts too
+(FedAvg) and fibre jobs compute on workers and return their results, and the adaptive `classes`
+job sends its rounds of barrier evaluations to the workers; each gives the digests and numbers of
+a local run (docs/scaling.md). A local Ray is left to the sweep's equivalence test: it starts too
 slowly to repeat here."""
 
 from __future__ import annotations
@@ -43,9 +44,28 @@ transfer P = fibre(source = A.final, other = B.final, data = digits, eps = 2.5, 
 """
 
 
-def _run(where: Path, *executor: str) -> dict:
+CLASSES = """
+data digits = dataset("digits", test = 0.25, seed = 0, limit = 240)
+model mlp = Linear(64, 12) >> ReLU >> Linear(12, 10)
+
+category Training {
+  objects init, trained
+  fit : init -> trained
+}
+
+functor Run : Training -> Param(mlp, digits) {
+  init |-> init(seed = 0)
+  fit |-> sgd(lr = 0.1, momentum = 0.9, batch = 32, epochs = 2, seed = 0)
+}
+
+sweep S = Run.fit over seed in 0..5, lr in [0.02, 0.3]
+classes C of S by homotopy(level = 0.05, points = 5, align = true)
+"""
+
+
+def _run(where: Path, *executor: str, text: str = ANALYSES) -> dict:
     where.mkdir()
-    (where / "a.cat").write_text(ANALYSES)
+    (where / "a.cat").write_text(text)
     out = subprocess.run([*CATDSL, "run", str(where / "a.cat"), "--executor", *executor, "--device", "cpu",
                           "--format", "json"], capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert out.returncode == 0, out.stderr
@@ -63,6 +83,16 @@ def test_transfer_merge_and_fibre_jobs_on_a_process_pool_have_the_digests_of_a_l
     # the analyses read from the jobs are the same numbers, all but the wall times
     for name in ("T", "M", "P"):
         assert _timeless(local["analyses"][name]) == _timeless(pool["analyses"][name])
+
+
+def test_adaptive_classes_on_a_process_pool_equal_a_local_run(tmp_path):
+    """The rounds of the adaptive order go to the workers in the same batches as here."""
+    local = _run(tmp_path / "local", "local", text=CLASSES)
+    pool = _run(tmp_path / "process", "process", "--workers", "2", text=CLASSES)
+    a, b = local["analyses"]["C"], pool["analyses"]["C"]
+    assert a["evaluations"] > 8  # more than one batch of barriers (barrier.CHUNK)
+    assert (a["classes"], a["evaluations"], a["barriers"]) == (b["classes"], b["evaluations"], b["barriers"])
+    assert {j["label"]: j["digest"] for j in local["jobs"]} == {j["label"]: j["digest"] for j in pool["jobs"]}
 
 
 def _timeless(x):

@@ -175,3 +175,25 @@ def test_fisher_option_must_name_a_fisher(tmp_path, capsys):
     path.write_text(PROGRAM.format(kind="kfac", fisher=", fisher = 3", sweep=""))
     assert main(["check", str(path)]) != 0
     assert "fisher must be `true` or `empirical`" in capsys.readouterr().err
+
+
+def test_sweep_members_get_their_fisher_rao_length_in_the_table_and_the_json(tmp_path, capsys):
+    path = tmp_path / "sweep.cat"
+    path.write_text(PROGRAM.format(kind="kfac", fisher=", fisher = true",
+                                   sweep="sweep S = Run.full over damping in [0.01, 0.1]"))
+    store = str(tmp_path / "store")
+    assert main(["run", "--store", store, str(path)]) == 0
+    out = capsys.readouterr().out
+    header = next(line for line in out[out.index("sweep S = "):].splitlines() if "member" in line)
+    assert "Fisher–Rao" in header
+    assert main(["run", "--format", "json", "--store", store, str(path)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    members = report["analyses"]["S"]["members"]
+    by_label = {j["label"]: j["metrics"]["fisher_rao"] for j in report["jobs"] if j["kind"] == "fisher_rao"}
+    assert [by_label[f"Fisher–Rao length of S[damping={d}]"] for d in ("0.01", "0.1")] == \
+        [members["S[0]"]["fisher_rao"], members["S[1]"]["fisher_rao"]]
+    assert all(m["fisher_rao"] > 0 for m in members.values())
+    full = next(v for k, v in by_label.items() if "Run.full " in k)
+    # S[0] binds Run.full's own damping: its per-epoch checkpoints are Run.full's, bit for bit
+    assert members["S[0]"]["fisher_rao"] == pytest.approx(full, rel=1e-12)
+    assert members["S[1]"]["fisher_rao"] != pytest.approx(full, rel=1e-6)

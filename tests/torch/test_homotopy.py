@@ -240,9 +240,50 @@ def test_the_reproduction_file_formats_and_its_short_version_runs(tmp_path, caps
     assert to_text(*parse_with_comments(once, "p.cat")) == once
     path = tmp_path / "short.cat"
     path.write_text(_short(text))
-    analyses = _run(path, capsys)["analyses"]
+    report = _run(path, capsys)
+    analyses = report["analyses"]
     for name in ("Aligned", "Raw"):
         assert sorted(m for c in analyses[name]["classes"] for m in c) == sorted(f"S[{i}]" for i in range(8))
+        affine = analyses[name]["two_functor"]  # `affine = true`: the 2-functor check ran
+        assert affine["within"]["count"] + affine["across"]["count"] >= 1
+    # `fisher = true`: every member's Fisher–Rao length, in the sweep's entry
+    assert all(m["fisher_rao"] > 0 for m in analyses["S"]["members"].values())
+
+
+MNIST1D = PAPER.with_name("homotopy_classes_mnist1d.cat")
+
+
+def _short_mnist1d(text: str) -> str:
+    return (text.replace('dataset("mnist1d", n = 5000, test = 0.2, seed = 42)',
+                         'dataset("mnist1d", n = 200, test = 0.2, seed = 42)')
+            .replace("seed in 0..24", "seed in 0..1").replace("epochs = 10", "epochs = 1"))
+
+
+def test_the_mnist1d_reproduction_file_formats_and_its_short_version_runs(tmp_path, capsys):
+    from catdsl.syntax.parse import parse_with_comments
+    from catdsl.syntax.printer import to_text
+
+    text = MNIST1D.read_text()
+    assert to_text(*parse_with_comments(text, "m.cat")) == text
+    short = _short_mnist1d(text)
+    assert short.count("n = 200") == 1 and "seed in 0..1," in short and "epochs = 1," in short
+    path = tmp_path / "short.cat"
+    path.write_text(short)
+    report = _run(path, capsys)
+    members = report["analyses"]["S"]["members"]
+    # 2 seeds × 2 learning rates × 2 momenta, the momentum varying fastest
+    assert len(members) == 8 and members["S[1]"]["values"] == {"seed": 0, "lr": 0.02, "momentum": 0.9}
+    for name in ("Aligned", "Raw"):
+        assert sorted(m for c in report["analyses"][name]["classes"] for m in c) == sorted(members)
+
+
+@pytest.mark.slow
+def test_the_mnist1d_reproduction_runs_in_full(tmp_path, capsys):
+    path = tmp_path / "full.cat"
+    path.write_text(MNIST1D.read_text())
+    analyses = _run(path, capsys)["analyses"]
+    for name in ("Aligned", "Raw"):
+        assert sum(len(c) for c in analyses[name]["classes"]) == 100
 
 
 @pytest.mark.slow

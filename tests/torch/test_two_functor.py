@@ -16,9 +16,34 @@ def test_an_affine_image_has_zero_residual_and_noise_does_not():
     g = torch.Generator().manual_seed(0)
     phi = torch.randn(200, 6, generator=g)
     a, b = torch.randn(6, 4, generator=g), torch.randn(4, generator=g)
-    assert affine_residual(phi, phi @ a + b) < 1e-10
+    assert affine_residual(phi, phi @ a + b, ridge=0.0) < 1e-10
+    assert affine_residual(phi, phi @ a + b) < 1e-5  # the ridge costs O(RIDGE²)
     assert affine_residual(phi, torch.randn(200, 4, generator=g)) > 0.9  # held out: no better than the mean
     assert affine_residual(phi, torch.tanh(3 * phi @ a)) > 0.01
+
+
+def test_a_rarely_active_unit_does_not_blow_up_the_ridge_fit():
+    # a unit active on one fitted point (barely) and one held-out point (fully): plain least
+    # squares gives it a huge weight to fit that point's noise, which the held-out point pays
+    g = torch.Generator().manual_seed(0)
+    phi = torch.randn(64, 6, generator=g, dtype=torch.float64)
+    a = torch.randn(6, 4, generator=g, dtype=torch.float64)
+    rare = torch.zeros(64, 1, dtype=torch.float64)
+    rare[0], rare[1] = 1e-3, 1.0
+    y = phi @ a + 0.1 * torch.randn(64, 4, generator=g, dtype=torch.float64)
+    x = torch.cat([phi, rare], 1)
+    assert affine_residual(x, y, ridge=0.0) > 10
+    assert affine_residual(x, y) < 2 * affine_residual(phi, y) < 0.01
+
+
+def test_stage_residuals_stay_on_the_features_device_until_the_end():
+    from backends.torch.two_functor import stage_residuals
+
+    g = torch.Generator().manual_seed(1)
+    path0 = [torch.randn(40, 3, generator=g) for _ in range(3)]
+    path1 = [p @ torch.randn(3, 2, generator=g) for p in path0]
+    found = stage_residuals(path0, path1)
+    assert len(found) == 3 and all(isinstance(v, float) and 0 <= v < 1e-5 for v in found)
 
 
 def test_pairs_are_taken_round_robin_and_capped():
