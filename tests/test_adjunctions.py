@@ -5,7 +5,6 @@ free categories of presentations. Each case's answer is derived by hand from the
 
 from __future__ import annotations
 
-
 import pytest
 
 from checking import check_obligations

@@ -10,7 +10,6 @@ A = {a1, a2}, B = {b}, f c = a1, g c = b it has the two elements [a1 = b] and [a
 
 from __future__ import annotations
 
-
 from catdsl.laws.catalogue import obligations
 from catdsl.semantics.elaborate import elaborate
 from catdsl.syntax.parse import parse

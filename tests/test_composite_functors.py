@@ -9,7 +9,6 @@ each test's comment.
 
 from __future__ import annotations
 
-
 import pytest
 
 from checking import check_obligations

@@ -13,8 +13,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 
 from checking import check_obligations
+
+ROOT = Path(__file__).resolve().parents[1]
 
 FIBRE = """
 category C {
@@ -156,3 +159,31 @@ functor F : C -> D {
     assert code == 0, err
     assert laws["F.pullback[Q].commutes"]["verdict"] == "proved"
     assert laws["F.pullback[Q].universal"]["verdict"] == "proved"
+
+
+def test_eps_is_an_error_where_the_pullback_is_decided_exactly(tmp_path, capsys):
+    """`eps` is the ε of Rep's fibre product; Vect and the free category decide a pullback
+    exactly, so `check F.pullback with eps = …` there is E313, never an option silently ignored."""
+    vect = """
+category C {
+  objects A, B, Z
+  f : A -> Z
+  g : B -> Z
+  pullback (P, p, q) of f, g
+}
+functor F : C -> Vect {
+  A |-> R^1
+  B |-> R^1
+  Z |-> R^1
+  f |-> [[2]]
+  g |-> [[1]]
+}
+"""
+    code, laws, _ = check_obligations(tmp_path, capsys, vect + "check F.pullback\n")
+    assert code == 0 and laws["F.pullback[P].universal"]["verdict"] == "proved"
+    code, _, err = check_obligations(tmp_path, capsys, vect + "check F.pullback with eps = 0.5\n")
+    assert code == 2 and "error[E313]" in err and "`eps` has no use for `F.pullback[P].universal`" in err
+    assert "Vect decides it exactly" in err
+    free = (ROOT / "tests" / "golden" / "happy-pullback-mapped.cat").read_text()
+    code, _, err = check_obligations(tmp_path, capsys, free + "check F.pullback with eps = 0.5\n")
+    assert code == 2 and "the free category Target decides it exactly" in err

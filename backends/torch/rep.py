@@ -286,3 +286,6 @@ Rep.discharges = {
     Structure: _discharge(_structure),
     PullbackUniversal: _discharge(_pullback),
 }
+# the law options Rep decides with beyond the common ones (Law.target_options): a pullback's
+# ε-fibre product needs its ε
+Rep.law_options = {PullbackUniversal: ("eps",)}

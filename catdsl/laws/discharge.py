@@ -18,7 +18,7 @@ from catdsl.laws.adjunction import (
     MonadAssociativity, MonadLeftUnit, MonadRightUnit, TriangleLeft, TriangleRight,
 )
 from catdsl.laws.category import MapComp, MapId, Naturality, Respects
-from catdsl.laws.law import FunctorLaw, Law, PresentationLaw, TransformationLaw
+from catdsl.laws.law import Law, target_of
 from catdsl.laws.limits import (
     EqualizerUniversal, ProductUniversal, PullbackUniversal, PushoutUniversal, TerminalUniversal,
 )
@@ -57,17 +57,6 @@ def discharge(law: Law, module: Module, options: LawOptions = LawOptions()) -> R
     except backend.BackendError as e:
         verdict = Verdict("error", "backend", witness=f"{e.span}: {e.message}")
     return Result(law, verdict, time.perf_counter() - start)
-
-
-def target_of(module: Module, law: Law):
-    """The category a law is decided in: its functor's target (a transformation's functors')."""
-    if isinstance(law, FunctorLaw):
-        return module.functors[law.functor].target
-    if isinstance(law, TransformationLaw):
-        return module.functors[module.transformations[law.transformation].source].target
-    if isinstance(law, PresentationLaw):
-        return law.category
-    raise TypeError(f"{type(law).__name__} names no functor")
 
 
 def table_of(target) -> tuple[str, Mapping[type, Discharge]]:

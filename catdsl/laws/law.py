@@ -36,6 +36,9 @@ class Law:
     template: ClassVar[str] = ""
     options: ClassVar[tuple[str, ...]] = COMMON_OPTIONS
     own_options: ClassVar[tuple[str, ...]] = ()
+    # own options only some targets decide the law with: a target uses one when its registered
+    # category lists it in `law_options[law type]`; elsewhere it is E313, never silently ignored
+    target_options: ClassVar[tuple[str, ...]] = ()
 
     @property
     def owner(self) -> str:
@@ -85,3 +88,14 @@ class PresentationLaw(Law):
     @property
     def owner(self) -> str:
         return self.owner_name
+
+
+def target_of(module, law: Law):
+    """The category a law is decided in: its functor's target (a transformation's functors')."""
+    if isinstance(law, FunctorLaw):
+        return module.functors[law.functor].target
+    if isinstance(law, TransformationLaw):
+        return module.functors[module.transformations[law.transformation].source].target
+    if isinstance(law, PresentationLaw):
+        return law.category
+    raise TypeError(f"{type(law).__name__} names no functor")

@@ -15,13 +15,15 @@ class PullbackUniversal(FunctorLaw):
     """Every cone over F's cospan factors uniquely through F's image of the pullback. Where the
     target computes it numerically (Rep: the ε-fibre product of two representations), `eps` is
     the distance within which two features agree; it is set only by a check naming the law
-    (`check L.pullback with eps = 0.5`), and exact targets have no use for it."""
+    (`check L.pullback with eps = 0.5`); on an exact target (Vect, FinSet, a presentation) it is
+    E313."""
 
     pullback: Pullback
     kind = "pullback.universal"
     template = "{functor}.pullback[{pullback.apex}].universal"
     options = (*COMMON_OPTIONS, "eps")
     own_options = ("eps",)
+    target_options = ("eps",)
 
     @classmethod
     def check_option(cls, option: str, value: object) -> str | None:

@@ -15,7 +15,7 @@ from fractions import Fraction
 from typing import Any
 
 from catdsl.diagnostics import Diagnostic
-from catdsl.laws.law import Law
+from catdsl.laws.law import Law, target_of
 from catdsl.syntax import ast as A
 from catdsl.syntax import printer
 
@@ -157,6 +157,14 @@ def select(module, laws: list[Law], run: Options = Options(), only: tuple[str, .
             if why:
                 problems.append(Diagnostic("E313", why, kw.value.span))
                 continue
+            unused = [i for i in reached if not _target_uses(module, laws[i], kw.name)]
+            if unused:
+                law = laws[unused[0]]
+                problems.append(Diagnostic(
+                    "E313", f"`{kw.name}` has no use for `{law.name}`: {_target_name(module, law)} decides it exactly",
+                    kw.span, hints=(f"`{kw.name}` applies where the target computes this law numerically "
+                                    "(docs/checking.md, \"Options\"); remove it",)))
+                continue
             for i in reached:
                 given[i][kw.name] = value
     if problems:
@@ -166,6 +174,23 @@ def select(module, laws: list[Law], run: Options = Options(), only: tuple[str, .
               (only and any(law.name.startswith(n) for n in only)) or
               (not only and any(selects(t, law) for t, _ in targets))]
     return Selection(tuple((laws[i], _resolve(run, given[i])) for i in picked), ())
+
+
+def _target_uses(module, law: Law, option: str) -> bool:
+    """Whether `law`'s target decides it with `option`: every option but a `target_options` one;
+    that one only where the target's registered category lists it (`law_options`)."""
+    if option not in law.target_options:
+        return True
+    from catdsl import backend
+    target = target_of(module, law)
+    if isinstance(target, str):  # a presentation: the free category decides exactly
+        return False
+    return option in getattr(backend.load(target.name), "law_options", {}).get(type(law), ())
+
+
+def _target_name(module, law: Law) -> str:
+    target = target_of(module, law)
+    return f"the free category {target}" if isinstance(target, str) else target.name
 
 
 def _resolve(run: Options, given: dict[str, Any]) -> LawOptions:
