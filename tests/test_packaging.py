@@ -62,7 +62,7 @@ def test_the_installed_package_finds_its_grammar_outside_the_repository(wheel: P
     elsewhere.mkdir()
     shutil.copy2(ROOT / "examples" / "functor.cat", elsewhere / "functor.cat")
     probe = (
-        "import json, catdsl, catdsl.syntax.parse as parse, catdsl.syntax.tables as tables\n"
+        "import json, catdsl, catdsl.syntax.parse as parse, catdsl.syntax.make_tables as tables\n"
         "from catdsl.semantics.elaborate import load\n"
         "m = load('functor.cat')\n"
         "tree = parse.parse('category C { objects A; f : A -> A }')\n"

@@ -12,6 +12,7 @@ import pytest
 
 from catdsl.diagnostics import DiagnosticError
 from catdsl.syntax import parse as P
+from catdsl.syntax import make_tables as M
 from catdsl.syntax import tables as T
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -19,20 +20,20 @@ ACCEPT = tuple(P._Newlines.always_accept)
 
 
 def test_the_shipped_tables_are_made_from_the_current_grammar():
-    assert T.is_current(), (
+    assert M.is_current(), (
         "grammar/catdsl.tables.json was not made from the current grammar/catdsl.lark and lark "
         "version (the parser still works, building its tables at start-up, but slowly): make it "
-        "again with `.venv/bin/python -m catdsl.syntax.tables` and commit the file")
+        "again with `.venv/bin/python -m catdsl.syntax.make_tables` and commit the file")
 
 
 def test_the_parser_of_a_process_loads_the_shipped_tables():
-    if not T.is_current():
+    if not M.is_current():
         pytest.skip("the tables are stale (reported by the test above)")
     assert P._handle().source == "shipped tables"
 
 
 def test_loading_the_tables_unpickles_nothing(monkeypatch):
-    if not T.is_current():
+    if not M.is_current():
         pytest.skip("the tables are stale")
 
     def refuse(*args, **kwargs):
@@ -47,8 +48,8 @@ def test_loading_the_tables_unpickles_nothing(monkeypatch):
 
 @pytest.fixture(scope="module")
 def built() -> str:
-    """The tables of the current grammar, as `python -m catdsl.syntax.tables` writes them."""
-    return T.build_text()
+    """The tables of the current grammar, as `python -m catdsl.syntax.make_tables` writes them."""
+    return M.build_text()
 
 
 @pytest.mark.parametrize("tamper", ["stale fingerprint", "another grammar", "not json", "missing"])
@@ -121,7 +122,7 @@ def handles():
 
 
 def test_both_parsers_are_made(handles):
-    if not T.is_current():
+    if not M.is_current():
         pytest.skip("the tables are stale")
     assert [h.source for h in handles] == ["shipped tables", "grammar"]
 

@@ -226,7 +226,7 @@ def universal_property(phi_probe: Tensor, phi_elsewhere: Tensor, samples: int = 
     generator = torch.Generator().manual_seed(mix("universal", seed))
     scale = F.norm().clamp_min(1e-300)
 
-    from .merge import solve as fit  # least squares, truncated below 1e-9 of the top singular value
+    from backends.torch.lstsq import solve as fit  # least squares, truncated below 1e-9 of the top singular value
 
     worst = 0.0
     for _ in range(samples):

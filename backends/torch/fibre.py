@@ -183,7 +183,7 @@ def fibre_pairs(f1, f2, eps: float):
 
 def stitch(src_fit, dst_fit):
     """The least-squares affine map (W, b) with src W + b ≈ dst on the fitting points."""
-    from backends.torch.merge import ones, solve
+    from backends.torch.lstsq import ones, solve
 
     sol = solve(ones(src_fit), dst_fit)
     return sol[:-1], sol[-1]

@@ -41,6 +41,7 @@ from typing import Any, Sequence
 
 from backends.run.jobs import JobContext, JobKind, JobResult
 from backends.run.plan import CODE_VERSION, Job
+from backends.torch.lstsq import ones, solve
 from backends.torch.results import Results, TrainingDiverged
 from backends.torch.transfer import TransferUniversal, _optimizer, _problem, _probe
 from catdsl.laws.verdict import Verdict
@@ -318,26 +319,6 @@ def relative(a, b) -> float:
     """‖a − b‖ / ‖b‖ in float64."""
     a, b = a.double(), b.double()
     return float((a - b).norm() / b.norm().clamp_min(1e-300))
-
-
-def solve(a, b):
-    """The least-squares solution x of a x ≈ b (float64), truncated below 1e-9 of the largest
-    singular value: LAPACK's gelsd on the CPU, the same pseudo-inverse by SVD elsewhere (CUDA's
-    lstsq has no rank-revealing driver)."""
-    import torch
-
-    a, b = a.double(), b.double()
-    if a.device.type == "cpu":
-        return torch.linalg.lstsq(a, b, rcond=1e-9, driver="gelsd").solution
-    return torch.linalg.pinv(a, rtol=1e-9) @ b
-
-
-def ones(x):
-    """x with a column of ones appended (float64): the design matrix of an affine map."""
-    import torch
-
-    x = x.double()
-    return torch.cat([x, torch.ones(len(x), 1, dtype=x.dtype, device=x.device)], 1)
 
 
 def fitted_residual(src_fit, dst_fit, src_eval, dst_eval) -> float:

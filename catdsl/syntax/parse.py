@@ -400,7 +400,7 @@ class _Builder(Transformer):
 class _ParserHandle:
     """The one parser of a process, with its callbacks. Its LALR tables are loaded from
     `grammar/catdsl.tables.json` when that file was made from this grammar and lark version
-    (`catdsl.syntax.tables`), and built from the grammar otherwise (`source` says which)."""
+    (`catdsl.syntax.tables`, written by `catdsl.syntax.make_tables`), and built from the grammar otherwise (`source` says which)."""
 
     def __init__(self, tables: bool = True) -> None:
         from catdsl.syntax import tables as T

@@ -6,11 +6,12 @@ pickle: nothing is unpickled, and JSON cannot run code), under a fingerprint: th
 the grammar's text, the lark version and the options the parser is made with. The parser uses
 the file only when its fingerprint is that of the grammar and lark it runs with; otherwise (the
 grammar was edited, another lark is installed, the file is missing or unreadable) it builds the
-tables from the grammar, as before: slower, never wrong. `tests/test_parser_tables.py` fails
-while the file is stale and says how to make it again:
+tables from the grammar, as before: slower, never wrong. This module is the encoding, which
+the parser reads; `catdsl/syntax/make_tables.py` writes the file. `tests/test_parser_tables.py`
+fails while the file is stale and says how to make it again:
 
-    python -m catdsl.syntax.tables            # rewrite grammar/catdsl.tables.json
-    python -m catdsl.syntax.tables --check    # exit 1 if it is stale
+    python -m catdsl.syntax.make_tables            # rewrite grammar/catdsl.tables.json
+    python -m catdsl.syntax.make_tables --check    # exit 1 if it is stale
 
 docs/architecture.md ("Start-up") says why the tables are shipped rather than cached.
 """
@@ -19,8 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sys
-from pathlib import Path
 from typing import Any
 
 FILE = "catdsl.tables.json"
@@ -98,46 +97,3 @@ def loads(text: str, grammar: str, always_accept: tuple[str, ...]) -> tuple[dict
     if not isinstance(payload, dict) or payload.get("fingerprint") != fingerprint(grammar, always_accept):
         return None
     return payload["data"], payload["memo"]
-
-
-def source_path() -> Path:
-    """Where `python -m catdsl.syntax.tables` writes: beside the grammar, in the source tree
-    or in the installed package."""
-    from catdsl.syntax.parse import _grammar_path
-
-    return _grammar_path(FILE)
-
-
-def build_text() -> str:
-    """The tables of the current grammar, built from it."""
-    from catdsl.syntax.parse import _Newlines, _ParserHandle, _grammar_text
-
-    handle = _ParserHandle(tables=False)
-    return dumps(handle.lark, _grammar_text(), tuple(_Newlines.always_accept))
-
-
-def is_current() -> bool:
-    from catdsl.syntax.parse import _Newlines, _grammar_text, _read_grammar_file
-
-    text = _read_grammar_file(FILE)
-    return text is not None and loads(text, _grammar_text(), tuple(_Newlines.always_accept)) is not None
-
-
-def main(argv: list[str] | None = None) -> int:
-    import argparse
-
-    ap = argparse.ArgumentParser(description="Make the parser tables shipped beside the grammar.")
-    ap.add_argument("--check", action="store_true", help="exit 1 if the shipped tables are stale")
-    args = ap.parse_args(argv)
-    path = source_path()
-    if args.check:
-        current = is_current()
-        print(f"{path}: {'up to date' if current else 'stale: run python -m catdsl.syntax.tables'}")
-        return 0 if current else 1
-    path.write_text(build_text(), encoding="utf-8")
-    print(f"wrote {path}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
