@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import json
 import math
+import threading
 import time
 from typing import Any, Callable, Mapping, Sequence
 
@@ -54,6 +55,8 @@ CHUNK_FLOATS = 5e7
 PROGRESS_STEPS = 8
 # Hutchinson probes per batched backward pass
 PROBES = 16
+# per-thread caches of the Hessian statistics (`_evaluator`)
+_THREAD = threading.local()
 PLANES = ("filter", "runs", "pca")
 METRICS = ("loss", "error")
 
@@ -288,20 +291,59 @@ def _widest(model_spec, x) -> int:
         return int(x[0].numel())
 
 
+def _evaluator(model_spec):
+    """The model's storage-free module (`train.template`) in eval mode, made once per model and
+    thread: `functional_call` swaps the tensors in and back, so a module serves every call of
+    its thread. Making it costs about a tenth of a 16-probe trace of a small MLP."""
+    from backends.torch.train import template
+
+    cache = _THREAD.__dict__.setdefault("modules", {})
+    try:
+        module = cache.get(model_spec)
+    except TypeError:  # an unhashable specification: not cached
+        return template(model_spec).eval()
+    if module is None:
+        if len(cache) >= 8:
+            cache.clear()
+        module = cache[model_spec] = template(model_spec).eval()
+    return module
+
+
+def _twice_differentiable(loss: str) -> Callable:
+    """The loss function `name` as the Hessian-vector products differentiate it. Cross-entropy
+    with class labels is written as logsumexp(logits) − logit of the label, its mean: the same
+    function, but its first derivative is made of operators a batched backward pass
+    (`is_grads_batched`) vectorizes, while that of `F.cross_entropy` (`log_softmax`'s backward)
+    has no batching rule and runs once per probe. Measured on a digits MLP 64-32-10, 450 points,
+    16 probes, one thread: the trace 1.2-1.7× faster (values equal within float rounding)."""
+    from backends.torch.train import loss_function
+
+    plain = loss_function(loss)
+    if loss != "cross_entropy":
+        return plain
+
+    def cross_entropy(logits, y):
+        import torch
+
+        if y.is_floating_point() or y.dim() != logits.dim() - 1:  # class probabilities: as given
+            return plain(logits, y)
+        return (torch.logsumexp(logits, 1) - logits.gather(1, y.unsqueeze(1)).squeeze(1)).mean()
+
+    return cross_entropy
+
+
 def hessian_vector_product(model_spec, params: Mapping[str, Any], buffers: Mapping[str, Any], x, y, loss: str):
     """(names, leaves, hvp): the gradient of the loss at `params` as a graph made once by
     reverse mode (`create_graph`), and `hvp(vs)` = [H v] by differentiating it again against the
     cotangents `vs` (tensors in the order of `names`, sorted; H is symmetric, so the vector-Jacobian
     product of the gradient is Hv). `hvp(vs, batched=True)` takes and gives a leading batch
     dimension. Each product costs one backward pass over the retained graph; the forward pass
-    and the first backward pass are not repeated."""
+    and the first backward pass are not repeated. The loss is `_twice_differentiable(loss)`."""
     import torch
     from torch.func import functional_call
 
-    from backends.torch.train import loss_function, template
-
-    module = template(model_spec).eval()
-    loss_fn = loss_function(loss)
+    module = _evaluator(model_spec)
+    loss_fn = _twice_differentiable(loss)
     names = sorted(params)
     leaves = [params[k].detach().requires_grad_(True) for k in names]
     with torch.enable_grad():
@@ -324,9 +366,11 @@ def hessian_trace(model_spec, params: Mapping[str, Any], buffers: Mapping[str, A
     *shape)} of ±1) are drawn seeded on the host in sorted name order — a state read back from
     the store lists its tensors in another order than one just trained, and the estimate must
     not depend on where the state came from — and moved to the parameters' device once per
-    batch; the sum stays on the device until the end. On CPU this measured a little faster than
-    `torch.func.vjp` of `grad` vmapped over the probes, and than a pass per probe
-    (bench/bench_landscape.py)."""
+    batch; the sum stays on the device until the end. On CPU (digits MLP 64-32-10, 450 points,
+    16 probes, one thread, all in one run) this measured 4.3-4.4 ms, against 4.5-5.0 ms for
+    `torch.func.vjp` of `grad` vmapped over the probes, 6.2 ms forward-over-reverse (`jvp` of
+    `grad`), 7.4 ms a pass per probe and 9.9 ms forward-over-forward (vᵀHv as the second
+    derivative along v, vmapped); batches of 8 probes measured no faster than 16."""
     import warnings
 
     import torch
@@ -341,7 +385,8 @@ def hessian_trace(model_spec, params: Mapping[str, Any], buffers: Mapping[str, A
     while done < samples:
         n = min(PROBES, samples - done)
         if probes is None:
-            vs = [torch.randint(0, 2, (n, *t.shape), generator=g) * 2 - 1 for t in leaves]
+            # the same draws as int64 (randint's stream does not depend on the dtype)
+            vs = [torch.randint(0, 2, (n, *t.shape), generator=g, dtype=t.dtype).mul_(2).sub_(1) for t in leaves]
         else:
             vs = [probes[k][done:done + n] for k in names]
         vs = [v.to(device=device, dtype=t.dtype) for v, t in zip(vs, leaves)]

@@ -306,6 +306,46 @@ def test_hutchinson_with_given_probes_is_their_exact_mean_quadratic_form():
     # drawn probes are seeded: the same seed, the same estimate
     one = hessian_trace(model, params, {}, x, y, "cross_entropy", samples=20, seed=4)
     assert one == hessian_trace(model, params, {}, x, y, "cross_entropy", samples=20, seed=4)
+    # and they are the integer ±1 draws of the seeded stream, tensor by tensor in sorted name
+    # order, `PROBES` samples at a time
+    from backends.torch.landscape import PROBES
+
+    g, drawn = _seeded(4, "hutchinson"), {k: [] for k in names}
+    for n in (PROBES, 20 - PROBES):
+        for k in sorted(names):
+            drawn[k].append(torch.randint(0, 2, (n, *params[k].shape), generator=g) * 2 - 1)
+    given = {k: torch.cat(v).double() for k, v in drawn.items()}
+    assert one == hessian_trace(model, params, {}, x, y, "cross_entropy", probes=given)
+
+
+def test_the_products_differentiate_the_same_loss_and_reuse_one_module_per_thread():
+    import threading
+
+    import torch.nn.functional as F
+
+    from backends.torch.landscape import _evaluator, _twice_differentiable
+    from backends.torch.train import loss_function
+
+    g = torch.Generator().manual_seed(1)
+    logits = torch.randn(9, 4, generator=g, dtype=torch.float64)
+    y = torch.randint(0, 4, (9,), generator=g)
+    ce = _twice_differentiable("cross_entropy")
+    hess = torch.autograd.functional.hessian
+    assert float(ce(logits, y)) == pytest.approx(float(F.cross_entropy(logits, y)), rel=1e-12)
+    assert torch.allclose(hess(lambda z: ce(z, y), logits), hess(lambda z: F.cross_entropy(z, y), logits),
+                          rtol=1e-10, atol=1e-12)
+    soft = torch.softmax(torch.randn(9, 4, generator=g, dtype=torch.float64), 1)
+    assert float(ce(logits, soft)) == float(F.cross_entropy(logits, soft))  # class probabilities: as given
+    assert _twice_differentiable("mse") is loss_function("mse")
+    model = Sequential((Linear(4, 3), ReLU(), Linear(3, 3)))
+    same = Sequential((Linear(4, 3), ReLU(), Linear(3, 3)))
+    module = _evaluator(model)
+    assert _evaluator(same) is module and not module.training
+    other = []
+    thread = threading.Thread(target=lambda: other.append(_evaluator(model)))
+    thread.start()
+    thread.join()
+    assert other[0] is not module and _evaluator(Sequential((Linear(4, 2),))) is not module
 
 
 def test_lanczos_meets_its_tolerance_with_no_more_products_than_the_power_iteration(monkeypatch):
