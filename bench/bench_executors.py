@@ -99,6 +99,7 @@ def main() -> int:
         best: dict[str, float] = {}
         whole: dict[str, float] = {}
         digests: dict[str, dict] = {}
+        loads: list[float] = []
         for i in range(repeat):  # interleaved, so that load from other processes hits all alike
             for name, flags in executors.items():
                 workers = flags[2] if len(flags) > 2 else "-"
@@ -106,20 +107,24 @@ def main() -> int:
                 best[name] = min(best.get(name, float("inf")), seconds)
                 seconds, digests[name + " (command)"] = command_time(file, Path(tmp) / f"{name}-cmd-{i}", *flags)
                 whole[name] = min(whole.get(name, float("inf")), seconds)
+                loads.append(os.getloadavg()[0])
     same = all(d == digests["local"] for d in digests.values())
     print(f"{args.runs} independent runs (MLP 64-256-256-10, digits, {epochs} epochs), fastest of {repeat}:")
     print(f"  {'executor':<9} {'executor.run':>12} {'x local':>8} {'catdsl run':>11} {'x local':>8}")
     rows = []
+    load = f"load {min(loads):.1f}–{max(loads):.1f}"
     for name, seconds in best.items():
         ratio, ratio_whole = best["local"] / seconds, whole["local"] / whole[name]
         print(f"  {name:<9} {seconds:10.2f} s {ratio:7.2f}x {whole[name]:9.2f} s {ratio_whole:7.2f}x")
         if name != "local":
             label = "process pool" if name == "process" else "local Ray"
-            rows.append(row(f"{label}, 2 workers vs in-process, {args.runs} runs (executor)",
-                            f"{best['local']:.1f} s / {seconds:.1f} s", ratio, "> 1.5×", ratio > 1.5 and same))
-            rows.append(row(f"{label}, 2 workers vs in-process, {args.runs} runs (whole command)",
-                            f"{whole['local']:.1f} s / {whole[name]:.1f} s", ratio_whole, "", None))
-    print(f"digests equal on every executor: {same}; load average {os.getloadavg()[0]:.1f} on "
+            rows.append(row(f"{label}, 2 workers vs in-process, {args.runs} runs of {epochs} epochs (executor)",
+                            f"{best['local']:.1f} s / {seconds:.1f} s ({load})", ratio, "> 1.5×",
+                            ratio > 1.5 and same))
+            rows.append(row(f"{label}, 2 workers vs in-process, {args.runs} runs of {epochs} epochs (whole command)",
+                            f"{whole['local']:.1f} s / {whole[name]:.1f} s ({load})", ratio_whole, "> 1.5×",
+                            ratio_whole > 1.5 and same))
+    print(f"digests equal on every executor: {same}; {load} (1-minute load average) while measuring, on "
           f"{os.cpu_count()} CPUs (other processes share them)")
     emit("bench_executors", rows)
     return 0 if same else 1

@@ -221,6 +221,10 @@ def _backend_command(args) -> int:
             return backend.command("runs")(args)
         except DiagnosticError as err:  # a store that cannot be read (E902)
             return _report_diagnostics(err, {}, "text")
+    try:  # what the command starts before the file is read (`run --executor process`: its workers' server)
+        getattr(backend.command(args.command), "start_early", lambda args: None)(args)
+    except LookupError:
+        pass  # said when the command is called
     module, text, err = _load(args.file, getattr(args, "import_root", None), getattr(args, "max_file_size", None))
     if err is not None:
         return _report_diagnostics(err, {args.file: text}, "text")

@@ -15,8 +15,9 @@ the local executor.
 
 Start-up. The workers start when a run first has jobs to send, all at once, and serve every
 batch until the executor is closed. They fork from a forkserver that imported torch and the
-registered job kinds' modules once; the torch backend's session starts that server before it reads
-the `.cat` file, so the imports overlap the driver's own work.
+registered job kinds' modules once (`start_server`); `catdsl run --executor process` starts that
+server before it parses the `.cat` file (the run command's `start_early` hook), and the torch
+backend's session when it is made, so the server's imports overlap the driver's own work.
 
 Same jobs, same bits. The plan decides the jobs and `WorkerExecutor` forms the same batches the
 local executor does: jobs that run alone are dispatched as soon as they are ready (in plan

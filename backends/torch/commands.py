@@ -104,6 +104,18 @@ def run_file(module, args) -> int:
     return 0
 
 
+def _start_early(args) -> None:
+    """Called by the CLI before it reads the file: `--executor process` starts its workers' fork
+    server now, so that the server's torch import overlaps parsing and elaborating the file."""
+    if getattr(args, "executor", "local") == "process":
+        from backends.run.pool import start_server
+
+        start_server()
+
+
+run_file.start_early = _start_early  # type: ignore[attr-defined]
+
+
 def _analyses(module, session) -> dict[str, dict]:
     """Each analysis's report, from its handler (every analysis has one: `check` refuses the rest)."""
     return {analysis.key_of(a): analysis.handler(a.kind).report(a, session) for a in module.analyses}

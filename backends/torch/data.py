@@ -7,7 +7,8 @@ dataset exactly and its JSON can key a content hash.
 With a `cache_dir` (a run store's `data/` folder), what is expensive to make is kept there: the
 arrays of generated or split data sets as .npz (digits, mnist1d), and the `DataFacts` of every
 spec loaded (input shape, classes, split sizes) in `facts.json`, so that the static checks of a
-program need neither torch nor scikit-learn once a spec has been loaded.
+program need no torch once a spec has been loaded. Digits is scikit-learn's bundled copy, read
+from its file with numpy and split as scikit-learn splits it, without importing scikit-learn.
 """
 
 from __future__ import annotations
@@ -436,7 +437,7 @@ def _fraction(opts: dict, key: str, name: str) -> float:
     return float(value)
 
 
-# --- digits (scikit-learn, bundled) ---------------------------------------------------------
+# --- digits (scikit-learn's bundled file, read without scikit-learn) -------------------------
 
 
 def _digits(opts: dict, cache_dir: Any):
@@ -445,7 +446,7 @@ def _digits(opts: dict, cache_dir: Any):
     test, seed = _fraction(opts, "test", "digits"), int(opts["seed"])
     key = hashlib.sha256(json.dumps({"test": test, "seed": seed}, sort_keys=True).encode()).hexdigest()[:16]
     path = Path(cache_dir) / f"digits-{key}.npz" if cache_dir is not None else None
-    if path is not None and path.exists():  # the split as first made: no scikit-learn needed
+    if path is not None and path.exists():  # the split as first made
         with np.load(path, allow_pickle=False) as z:
             x_tr, y_tr, x_te, y_te = (z[k] for k in ("x", "y", "x_test", "y_test"))
     else:
@@ -459,16 +460,96 @@ def _digits(opts: dict, cache_dir: Any):
 
 
 def _split_digits(test: float, seed: int):
-    """scikit-learn's bundled digits, scaled to [0, 1], split stratified by class."""
+    """scikit-learn's bundled digits, scaled to [0, 1], split stratified by class: the arrays
+    `train_test_split(x, y, test_size=test, random_state=seed, stratify=y)` gives, made here
+    with numpy (`_stratified_split`) so that neither scikit-learn nor scipy is imported (2 s of
+    a command's start-up on a fresh store)."""
     import numpy as np
-    from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
 
+    data, target = _digits_data()
+    x = data.astype(np.float32) / 16.0  # pixel counts are 0..16
+    y = target.astype(np.int64)
+    train, held_out = _stratified_split(y, test, seed)
+    return x[train], y[train], x[held_out], y[held_out]
+
+
+DIGITS_FILE = ("datasets", "data", "digits.csv.gz")  # inside the sklearn package
+
+
+def _digits_data():
+    """(data, target) as `sklearn.datasets.load_digits()` has them (float64 pixels, int labels):
+    its bundled CSV file read with numpy as scikit-learn reads it, found without importing
+    scikit-learn; `load_digits` itself where the file is not found."""
+    import importlib.util
+
+    import numpy as np
+
+    try:
+        spec = importlib.util.find_spec("sklearn")
+    except (ImportError, ValueError):
+        spec = None
+    for folder in (spec.submodule_search_locations or ()) if spec is not None else ():
+        path = Path(folder).joinpath(*DIGITS_FILE)
+        if path.is_file():
+            with gzip.open(path, "rt", encoding="utf-8") as f:
+                data = np.loadtxt(f, delimiter=",")
+            return data[:, :-1], data[:, -1].astype(int, copy=False)
+    try:
+        from sklearn.datasets import load_digits
+    except ImportError:
+        raise DataError("dataset 'digits' is scikit-learn's bundled copy, and scikit-learn is not installed",
+                        "pip install scikit-learn") from None
     bunch = load_digits()
-    x = bunch.data.astype(np.float32) / 16.0  # pixel counts are 0..16
-    y = bunch.target.astype(np.int64)
-    x_tr, x_te, y_tr, y_te = train_test_split(x, y, test_size=test, random_state=seed, stratify=y)
-    return x_tr, y_tr, x_te, y_te
+    return bunch.data, bunch.target
+
+
+def _stratified_split(y: np.ndarray, test: float, seed: int):
+    """(train indices, test indices) of scikit-learn's stratified shuffle split, as
+    `train_test_split(…, test_size=test, random_state=seed, stratify=y)` draws them: the same
+    RandomState draws in the same order (tests/torch/test_data.py checks it against scikit-learn)."""
+    import math
+
+    import numpy as np
+
+    n_test = math.ceil(test * len(y))
+    n_train = len(y) - n_test
+    classes, y_indices, counts = np.unique(y, return_inverse=True, return_counts=True)
+    if counts.min() < 2 or n_train < len(classes) or n_test < len(classes):
+        raise DataError(f"test = {test} leaves {n_train} training and {n_test} test examples for "
+                        f"{len(classes)} classes; a stratified split needs at least one of each class in each",
+                        "use a test fraction such as 0.25")
+    by_class = np.split(np.argsort(y_indices, kind="stable"), np.cumsum(counts)[:-1])
+    rng = np.random.RandomState(seed)
+    n_i = _approximate_mode(counts, n_train, rng)
+    t_i = _approximate_mode(counts - n_i, n_test, rng)
+    train: list = []
+    held_out: list = []
+    for i in range(len(classes)):
+        members = by_class[i].take(rng.permutation(counts[i]), mode="clip")
+        train.extend(members[:n_i[i]])
+        held_out.extend(members[n_i[i]:n_i[i] + t_i[i]])
+    return rng.permutation(train), rng.permutation(held_out)
+
+
+def _approximate_mode(counts: np.ndarray, draws: int, rng) -> np.ndarray:
+    """How many of `draws` to take from each class (scikit-learn's approximate mode of the
+    multivariate hypergeometric: floor of the proportional share, then the largest remainders,
+    ties broken by `rng`)."""
+    import numpy as np
+
+    continuous = counts / counts.sum() * draws
+    floored = np.floor(continuous)
+    need = int(draws - floored.sum())
+    if need > 0:
+        remainder = continuous - floored
+        for value in np.sort(np.unique(remainder))[::-1]:
+            (inds,) = np.where(remainder == value)
+            add = min(len(inds), need)
+            floored[rng.choice(inds, size=add, replace=False)] += 1
+            need -= add
+            if need == 0:
+                break
+    return floored.astype(int)
 
 
 # --- mnist1d (generated locally, cached) ----------------------------------------------------

@@ -7,7 +7,8 @@ applied to stacked tensors with per-member hyperparameters (those its registry e
 float rounding (batched kernels sum in a different order), not bit for bit.
 
 Two ways to run the batched forward/backward: `vmap` (torch.func.vmap over functional_call and
-grad, any vmappable model) and `bmm` (batched matmuls, MLPs only). Models with BatchNorm (in-place
+grad, any vmappable model) and `bmm` (batched matmuls, MLPs only; its cross-entropy runs on the
+stacked logits, `STACKED_LOSSES`, the kernels vmap would run). Models with BatchNorm (in-place
 running statistics) or Dropout (masks that would depend on all members' seeds) are refused.
 """
 
@@ -116,6 +117,21 @@ def _bmm_forward(layers: Sequence[Layer], params: dict[str, Tensor], x: Tensor) 
     return x
 
 
+def _stacked_cross_entropy(logits: Tensor, y: Tensor) -> Tensor:
+    """Each member's mean cross-entropy, logits (members, batch, classes) and labels (members,
+    batch) -> (members,): the very kernels `vmap(F.cross_entropy)` runs (log_softmax over the
+    classes, then torch's decomposition of `nll_loss`: gather, negate, sum, divide by the
+    count of labels), so the same bits, without vmap's dispatch of that decomposition through
+    Python at every step (and its import of sympy, 0.5 s). Labels are never ignored here, so
+    the decomposition's masks (`where(target != -100, …)`) select everything and are left out."""
+    picked = -torch.gather(torch.log_softmax(logits, 2), 2, y.unsqueeze(2)).squeeze(2)
+    return picked.sum(1) / (y != -100).sum(1).to(picked)
+
+
+# loss name -> its stacked form for the `bmm` method (other losses: `vmap` of the loss)
+STACKED_LOSSES: dict[str, Callable[[Tensor, Tensor], Tensor]] = {"cross_entropy": _stacked_cross_entropy}
+
+
 def train_ensemble(states: TrainingState | Sequence[TrainingState], model_spec: Layer, data: Dataset,
                    opt_specs: Sequence[OptimizerSpec], loss: str = "cross_entropy",
                    checkpoint_every: int | None = None, device: str | torch.device = "cpu",
@@ -165,7 +181,7 @@ def train_ensemble(states: TrainingState | Sequence[TrainingState], model_spec: 
         return loss_fn(functional_call(module, (p, b), (xb,)), yb)
 
     vmapped = vmap(grad_and_value(member_loss))
-    per_member_loss = vmap(loss_fn)
+    per_member_loss = STACKED_LOSSES.get(loss) or vmap(loss_fn)
 
     def one_step(params, buffers, opt_state, index: Tensor, hyper: dict):
         xb, yb = x[index], y[index]

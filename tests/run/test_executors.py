@@ -226,3 +226,20 @@ def test_ray_missing_is_a_clear_diagnostic(tmp_path, monkeypatch, capsys):
 
 def test_the_toys_are_importable_by_name():
     assert SLOW.compute.__module__ == executor_toys.__name__ == "executor_toys"
+
+
+def test_run_starts_the_process_pools_server_before_it_reads_the_file(tmp_path, monkeypatch, capsys):
+    """`catdsl run --executor process` starts the workers' fork server (which imports torch)
+    before the file is parsed, so the two overlap; `--executor local` starts none."""
+    from backends.run import pool
+    from catdsl.cli import main
+
+    started: list[bool] = []
+    monkeypatch.setattr(pool, "start_server", lambda: started.append(True))
+    bad = tmp_path / "bad.cat"
+    bad.write_text("category C {\n  objects a\n  f : a -> \n}\n")
+    assert main(["run", str(bad), "--store", str(tmp_path / "s"), "--executor", "local"]) == 2
+    assert started == []
+    assert main(["run", str(bad), "--store", str(tmp_path / "s"), "--executor", "process"]) == 2
+    assert started == [True], "the server starts before the file is read (which fails here)"
+    capsys.readouterr()

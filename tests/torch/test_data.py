@@ -28,6 +28,63 @@ def test_digits_limit_test_fraction_and_image_shape():
     assert (load_dataset(DataSpec.of("digits", limit=100, test=0.5, image=True)).x_train == d.x_train).all()
 
 
+def test_digits_are_scikit_learns_arrays_and_split_without_importing_it():
+    """The bundled CSV read with numpy is `load_digits()`, and the split is `train_test_split`'s
+    stratified one, for several fractions and seeds; scikit-learn is not imported to make them."""
+    import subprocess
+    import sys
+
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    from backends.torch import data
+
+    bunch = load_digits()
+    x, y = data._digits_data()
+    assert x.dtype == bunch.data.dtype and y.dtype == bunch.target.dtype
+    assert np.array_equal(x, bunch.data) and np.array_equal(y, bunch.target)
+    xs, ys = bunch.data.astype(np.float32) / 16.0, bunch.target.astype(np.int64)
+    for test, seed in ((0.25, 0), (0.25, 1), (0.2, 42), (0.5, 7), (0.1, 3), (0.9, 5), (0.006, 2)):
+        x_tr, x_te, y_tr, y_te = train_test_split(xs, ys, test_size=test, random_state=seed, stratify=ys)
+        mine = data._split_digits(test, seed)
+        assert all(a.dtype == b.dtype and np.array_equal(a, b) for a, b in zip(mine, (x_tr, y_tr, x_te, y_te)))
+    code = ("import sys; from backends.torch.data import DataSpec, data_facts; "
+            "data_facts(DataSpec.of('digits')); print(sorted(m for m in sys.modules if m.split('.')[0] in "
+            "('sklearn', 'scipy', 'torch')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_digits_split_too_small_for_the_classes_is_a_data_error():
+    with pytest.raises(DataError) as e:
+        load_dataset(DataSpec.of("digits", test=0.001))
+    assert "2 test examples for 10 classes" in e.value.message and e.value.hint
+
+
+def test_digits_fall_back_to_scikit_learn_without_the_bundled_file(monkeypatch):
+    from backends.torch import data
+
+    monkeypatch.setattr(data, "DIGITS_FILE", ("no", "such", "file.csv.gz"))
+    x, y = data._digits_data()
+    from sklearn.datasets import load_digits
+
+    assert np.array_equal(x, load_digits().data) and np.array_equal(y, load_digits().target)
+
+
+def test_digits_split_is_cached_and_read_back(tmp_path, monkeypatch):
+    from backends.torch import data
+
+    d = load_dataset(DataSpec.of("digits"), tmp_path)
+    assert len(list(tmp_path.glob("digits-*.npz"))) == 1
+
+    def no_split(*args, **kwargs):
+        raise AssertionError("the .npz cache should have been used")
+
+    monkeypatch.setattr(data, "_split_digits", no_split)
+    again = load_dataset(DataSpec.of("digits"), tmp_path)
+    assert (again.x_train == d.x_train).all() and (again.y_test == d.y_test).all()
+
+
 def test_spec_is_order_independent_and_canonical():
     a, b = DataSpec.of("digits", test=0.25, seed=0), DataSpec.of("digits", seed=0, test=0.25)
     assert a == b and hash(a) == hash(b)

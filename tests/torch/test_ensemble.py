@@ -113,3 +113,37 @@ def test_divergence_mid_epoch_names_the_step_and_the_last_finite_state():
     good, bad = train_ensemble([start, start], MLP, DIGITS, [opt.replace(lr=0.05), opt], loss="mse")
     assert isinstance(good, Trajectory) and isinstance(bad, Diverged)
     assert bad.step == e.step and bad.state.step == e.state.step
+
+
+def test_stacked_cross_entropy_is_vmapped_cross_entropy_bit_for_bit():
+    """The `bmm` method's batched loss runs the kernels `vmap(F.cross_entropy)` runs: the same
+    values and the same gradients, bit for bit (so the ensembles' digests did not change)."""
+    import torch
+    from torch.func import vmap
+
+    from backends.torch.ensemble import STACKED_LOSSES
+    from backends.torch.train import loss_function
+
+    g = torch.Generator().manual_seed(0)
+    for members, batch, classes in ((5, 64, 10), (3, 17, 4), (1, 1, 2)):
+        logits = (torch.randn(members, batch, classes, generator=g) * 3).requires_grad_()
+        y = torch.randint(0, classes, (members, batch), generator=g)
+        mine = STACKED_LOSSES["cross_entropy"](logits, y)
+        theirs = vmap(loss_function("cross_entropy"))(logits, y)
+        assert mine.shape == (members,) and torch.equal(mine, theirs)
+        (g_mine,) = torch.autograd.grad(mine.sum(), logits)
+        (g_theirs,) = torch.autograd.grad(theirs.sum(), logits)
+        assert torch.equal(g_mine, g_theirs)
+
+
+def test_bmm_ensemble_with_the_stacked_loss_equals_the_vmapped_loss(monkeypatch):
+    from backends.torch import ensemble
+
+    starts = [init_state(MLP, DIGITS.input_shape, seed) for seed in range(3)]
+    opts = [OptimizerSpec("sgd", lr=lr, momentum=0.9, batch=50, epochs=1, seed=i)
+            for i, lr in enumerate([0.01, 0.05, 0.1])]
+    stacked = train_ensemble(starts, MLP, DIGITS, opts, method="bmm")
+    monkeypatch.setattr(ensemble, "STACKED_LOSSES", {})
+    vmapped = train_ensemble(starts, MLP, DIGITS, opts, method="bmm")
+    for a, b in zip(stacked, vmapped):
+        assert a.end.digest() == b.end.digest() and a.losses == b.losses
