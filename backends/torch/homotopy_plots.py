@@ -29,8 +29,6 @@ read for job metrics only.
 
 from __future__ import annotations
 
-import argparse
-import json
 import math
 from pathlib import Path
 
@@ -221,11 +219,9 @@ def plot_classes(name: str, report: dict, out: Path, curves: dict[str, list[floa
 def plot_report(run: dict, out: Path, store_dir: Path | None) -> list[Path]:
     """Every plot of every classes analysis of a `catdsl run --format json` report; the curves
     when the run store is at `store_dir`."""
-    store = None
-    if store_dir is not None and store_dir.exists():
-        from backends.run.store import Store
+    from backends.run.saved_report import open_store
 
-        store = Store.open(store_dir)
+    store = open_store(store_dir)
     jobs = {(j["kind"], j["label"]): j["key"] for j in run.get("jobs", [])}
     made = []
     for name, a in run["analyses"].items():
@@ -238,16 +234,9 @@ def plot_report(run: dict, out: Path, store_dir: Path | None) -> list[Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m backends.torch.homotopy_plots")
-    ap.add_argument("report")
-    ap.add_argument("out")
-    ap.add_argument("--store")
-    args = ap.parse_args(argv)
-    run = json.loads(Path(args.report).read_text())
-    store = Path(args.store) if args.store else Path(run["file"]).resolve().parent / ".catdsl"
-    for p in plot_report(run, Path(args.out), store):
-        print(p)
-    return 0
+    from backends.run.saved_report import command
+
+    return command("python -m backends.torch.homotopy_plots", plot_report, argv)
 
 
 if __name__ == "__main__":
