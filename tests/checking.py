@@ -28,3 +28,13 @@ def check_obligations(tmp_path, capsys, text: str, *flags: str, name: str = "f.c
     if report is None:
         return code, None, err
     return code, {o["name"]: o for o in report["obligations"]}, err
+
+
+def command_json(tmp_path, capsys, text: str, *extra: str, command: str = "run", name: str = "t.cat"):
+    """Exit code, the JSON document `catdsl COMMAND --format json` printed (None when it printed
+    none) and stderr; the run store in `tmp_path/store`."""
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    code = main([command, "--format", "json", "--store", str(tmp_path / "store"), *extra, str(path)])
+    out, err = capsys.readouterr()
+    return code, (json.loads(out) if out.strip().startswith("{") else None), err

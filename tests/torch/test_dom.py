@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from catdsl.cli import main
+from checking import command_json
 
 DOM = """
 data digits = dataset("digits", limit = 100)
@@ -41,11 +41,7 @@ functor D : Shifts -> Dom {
 
 
 def _check(tmp_path, capsys, text, *extra):
-    path = tmp_path / "d.cat"
-    path.write_text(text)
-    code = main(["check", "--format", "json", "--store", str(tmp_path / "store"), *extra, str(path)])
-    out, err = capsys.readouterr()
-    return code, (json.loads(out) if out.strip().startswith("{") else None), err
+    return command_json(tmp_path, capsys, text, *extra, command="check", name="d.cat")
 
 
 def test_fixed_maps_compose_exactly_or_within_interpolation(tmp_path, capsys):

@@ -9,6 +9,7 @@ import json
 import pytest
 
 from catdsl.cli import main
+from checking import command_json
 
 RUNS = """
 data digits = dataset("digits", limit = 600)
@@ -42,19 +43,11 @@ functor W : Training -> Param(wide, digits) {
 """
 
 
-def _run(tmp_path, capsys, text, *extra, command="run"):
-    path = tmp_path / "t.cat"
-    path.write_text(text)
-    code = main([command, "--format", "json", "--store", str(tmp_path / "store"), *extra, str(path)])
-    out, err = capsys.readouterr()
-    return code, (json.loads(out) if out.strip().startswith("{") else None), err
-
-
 def test_the_fibre_product_of_identical_and_of_unrelated_representations(tmp_path, capsys):
     """Two runs of one model from one state have identical features: at ε = 0 the fibre product
     holds the whole diagonal and stitching is exact. An unrelated representation (another seed)
     gives far fewer pairs at the same ε."""
-    code, report, err = _run(tmp_path, capsys, RUNS + """
+    code, report, err = command_json(tmp_path, capsys, RUNS + """
 transfer Zero  = fibre(source = A.final, other = Again.final, data = digits, eps = 0)
 transfer Same  = fibre(source = A.final, other = Again.final, data = digits, eps = 2.5, layer = -2)
 transfer Other = fibre(source = A.final, other = B.final, data = digits, eps = 2.5, layer = -2)
@@ -80,7 +73,7 @@ transfer Other = fibre(source = A.final, other = B.final, data = digits, eps = 2
 
 
 def test_the_universal_property_is_a_law(tmp_path, capsys):
-    code, report, err = _run(tmp_path, capsys, RUNS + """
+    code, report, err = command_json(tmp_path, capsys, RUNS + """
 transfer Same  = fibre(source = A.final, other = Again.final, data = digits, eps = 0.5)
 transfer Empty = fibre(source = A.final, other = B.final, data = digits, eps = 0.01)
 transfer All   = fibre(source = A.final, other = B.final, data = digits, eps = 1000)
@@ -123,7 +116,7 @@ def test_sub_cones_factor_and_random_pairs_do_not():
     ("transfer P = fibre(source = A.final, other = B.final, data = nothing, eps = 1)", "is a declared data set"),
 ])
 def test_bad_fibres_are_e404_at_the_place(tmp_path, capsys, statement, needle):
-    code, _, err = _run(tmp_path, capsys, RUNS + statement + "\n")
+    code, _, err = command_json(tmp_path, capsys, RUNS + statement + "\n")
     assert code == 2 and "error[E404]" in err and needle in err, err
 
 

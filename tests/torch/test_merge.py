@@ -4,11 +4,9 @@ heads as the limit of task representations, their laws, and diagnostics at the p
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
-from catdsl.cli import main
+from checking import command_json
 
 CLIENTS = """
 data digits = dataset("digits", limit = 600)
@@ -40,14 +38,6 @@ functor C : Training -> Param(mlp, part1) {
 """
 
 
-def _run(tmp_path, capsys, text, *extra, command="run"):
-    path = tmp_path / "t.cat"
-    path.write_text(text)
-    code = main([command, "--format", "json", "--store", str(tmp_path / "store"), *extra, str(path)])
-    out, err = capsys.readouterr()
-    return code, (json.loads(out) if out.strip().startswith("{") else None), err
-
-
 def test_shards_are_disjoint_and_cover_the_training_split():
     import torch
 
@@ -65,7 +55,7 @@ def test_fedavg_and_aligned_fedavg_with_the_cocone_defect(tmp_path, capsys):
     """Clients from different initialisations: plain FedAvg averages unrelated hidden units and
     loses accuracy; aligning them first by weight matching restores it and shrinks the cocone
     defect. Clients from one initialisation average well without alignment."""
-    code, report, err = _run(tmp_path, capsys, CLIENTS + """
+    code, report, err = command_json(tmp_path, capsys, CLIENTS + """
 transfer Fed  = fedavg(source = A.final, clients = [A.final, B.final], align = true, data = digits)
 transfer Same = fedavg(source = A.final, clients = [A.final, C.final], data = digits)
 """)
@@ -87,7 +77,7 @@ transfer Same = fedavg(source = A.final, clients = [A.final, C.final], data = di
 
 
 def test_the_cocone_is_a_law_with_a_tolerance(tmp_path, capsys):
-    code, report, err = _run(tmp_path, capsys, CLIENTS + """
+    code, report, err = command_json(tmp_path, capsys, CLIENTS + """
 transfer Fed = fedavg(source = A.final, clients = [A.final, B.final], align = false, data = digits)
 check Fed.cocone with tol = 0.01
 """, command="check")
@@ -96,7 +86,7 @@ check Fed.cocone with tol = 0.01
 
 
 def test_multitask_is_a_shared_trunk_with_task_heads(tmp_path, capsys):
-    code, report, err = _run(tmp_path, capsys, CLIENTS + """
+    code, report, err = command_json(tmp_path, capsys, CLIENTS + """
 transfer Tasks = multitask(source = A.init, data = [low, high], train = adam(lr = 0.01, batch = 32, epochs = 3, seed = 0))
 """)
     assert code == 0, err
@@ -125,7 +115,7 @@ transfer Tasks = multitask(source = A.init, data = [low, high], train = adam(lr 
      "transfer MT = multitask(source = A.init, data = [low, image])", "task `image` has inputs of shape"),
 ])
 def test_bad_merges_are_e404_at_the_place(tmp_path, capsys, statement, needle):
-    code, _, err = _run(tmp_path, capsys, CLIENTS + statement + "\n")
+    code, _, err = command_json(tmp_path, capsys, CLIENTS + statement + "\n")
     assert code == 2 and "error[E404]" in err and needle in err, err
 
 
@@ -143,7 +133,7 @@ def test_fedavg_rounds_train_locally_from_the_merge_and_the_colimit_is_checked(t
     """Clients from different initialisations: one round of plain FedAvg loses accuracy and is no
     cocone (so no colimit); three rounds of local training from the merge recover the accuracy,
     make the cocone commute, and every competing cocone factors through the merge."""
-    code, report, err = _run(tmp_path, capsys, CLIENTS + """
+    code, report, err = command_json(tmp_path, capsys, CLIENTS + """
 transfer One    = fedavg(source = A.final, clients = [A.final, B.final], data = digits)
 transfer Rounds = fedavg(source = A.final, clients = [A.final, B.final], data = digits, rounds = 3,
                          train = adam(lr = 0.01, batch = 32, epochs = 1, seed = 0))
@@ -208,11 +198,11 @@ def test_a_merge_equal_to_its_clients_is_a_colimit():
      "train = adam(lr = -1)"),
 ])
 def test_bad_rounds_are_e404_at_the_place(tmp_path, capsys, statement, needle):
-    code, _, err = _run(tmp_path, capsys, CLIENTS + statement + "\n")
+    code, _, err = command_json(tmp_path, capsys, CLIENTS + statement + "\n")
     assert code == 2 and "error[E404]" in err and needle in err, err
 
 
 def test_rounds_over_the_epoch_limit_are_e401(tmp_path, capsys):
-    code, _, err = _run(tmp_path, capsys, CLIENTS + "transfer M = fedavg(source = A.final, clients = [B.final], "
+    code, _, err = command_json(tmp_path, capsys, CLIENTS + "transfer M = fedavg(source = A.final, clients = [B.final], "
                         "data = digits, rounds = 11, train = adam(lr = 0.01, epochs = 5))\n", "--max-epochs", "40")
     assert code == 2 and "error[E401]" in err and "50 epochs over 10 rounds" in err, err
