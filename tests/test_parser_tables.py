@@ -47,12 +47,19 @@ def test_loading_the_tables_unpickles_nothing(monkeypatch):
 
 
 @pytest.fixture(scope="module")
-def built() -> str:
-    """The tables of the current grammar, as `python -m catdsl.syntax.make_tables` writes them."""
-    return M.build_text()
+def grammar_parser():
+    """A parser built from the grammar (lark numbers the states of each build its own way)."""
+    return P._ParserHandle(tables=False).lark
 
 
-@pytest.mark.parametrize("tamper", ["stale fingerprint", "another grammar", "not json", "missing"])
+@pytest.fixture(scope="module")
+def built(grammar_parser) -> str:
+    """Its tables, as `python -m catdsl.syntax.make_tables` writes them."""
+    return T.dumps(grammar_parser, P._grammar_text(), ACCEPT)
+
+
+@pytest.mark.parametrize("tamper", ["stale fingerprint", "another grammar", "not json", "missing",
+                                    "unusable tables"])
 def test_tables_not_made_from_this_grammar_are_ignored(monkeypatch, built, tamper):
     text = built
     grammar = P._grammar_text()
@@ -64,6 +71,10 @@ def test_tables_not_made_from_this_grammar_are_ignored(monkeypatch, built, tampe
         monkeypatch.setattr(P, "_grammar_text", lambda: grammar + "\n// an edit\n")
     elif tamper == "not json":
         text = text[: len(text) // 2]
+    elif tamper == "unusable tables":  # the right fingerprint, tables this lark cannot make a parser of
+        payload = json.loads(text)
+        payload["tables"]["rules"] = []
+        text = json.dumps(payload)
     real = P._read_grammar_file
     monkeypatch.setattr(P, "_read_grammar_file",
                         lambda name: (None if tamper == "missing" else text) if name == T.FILE else real(name))
@@ -84,15 +95,65 @@ def test_the_tables_follow_the_grammar_and_lark_version(monkeypatch, built):
     assert T.loads(text, grammar, ACCEPT) is None
 
 
-def test_the_encoding_keeps_numbered_keys_and_tuples():
-    value = {"states": {0: {"A": (0, 1)}, 12: {}}, "list": [(1, "x"), None, True, 1.5], "s": "#"}
-    back = json.loads(json.dumps(T._encode(value)), object_hook=T._decode_object)
-    assert back == value
-    assert type(back["list"][0]) is tuple and list(back["states"]) == [0, 12]
-    with pytest.raises(ValueError):
-        T._encode({"#": 1})
+def _serialised(lark):
+    """lark's own serialisation of a parser, less the options that hold this process's objects."""
+    from lark.grammar import Rule
+    from lark.lexer import TerminalDef
+
+    data, memo = lark.memo_serialize([TerminalDef, Rule])
+    data["options"] = {k: v for k, v in data["options"].items() if k not in T._PER_PROCESS}
+    return data, memo
+
+
+def _tables_parser(text: str):
+    saved = T.loads(text, P._grammar_text(), ACCEPT)
+    assert saved is not None
+    return T.parser(saved, transformer=P._Builder(), postlex=P._Newlines())
+
+
+def test_the_parser_made_from_the_tables_is_the_one_they_were_made_from(grammar_parser, built):
+    """Every terminal, rule, option and action lark would save of the parser built from the
+    grammar, and the order of each state's actions (the order of "expected …" lists)."""
+    loaded = _tables_parser(built)
+    grammar = grammar_parser
+    assert _serialised(loaded) == _serialised(grammar)
+    ours, theirs = loaded.parser.parser._parse_table, grammar.parser.parser._parse_table
+    assert list(ours.states) == list(theirs.states)
+    for state, actions in theirs.states.items():
+        assert list(ours.states[state].items()) == list(actions.items()), state
+    assert [t.name for t in loaded.parser.lexer.lexer.terminals] == [t.name for t in grammar.parser.lexer.lexer.terminals]
+    # one Rule object per rule, shared by the rule list and the reductions, as lark has it
+    rules = {id(r) for r in loaded.rules}
+    assert loaded.parser.parser_conf.rules is loaded.rules
+    assert all(id(arg) in rules for actions in ours.states.values() for action, arg in actions.values()
+               if action.name == "Reduce")
+
+
+def test_the_encoding_reads_back_to_itself(built):
+    assert T.dumps(_tables_parser(built), P._grammar_text(), ACCEPT) == built
+
+
+def test_make_tables_writes_flat_json():
+    """No tagged objects, no nesting beyond what the format says: decoded by `json.loads` alone."""
+    payload = json.loads(M.build_text())
+    assert payload["format"] == T.FORMAT == 2
+    tables = payload["tables"]
+    assert set(tables) == {"options", "terminals", "symbols", "rules", "lexer", "start", "table"}
+    # each regexp's width as lark measured it, so that the lexer need not parse the regexps again
+    assert all(width is not None for _, _, kind, _, _, _, width in tables["terminals"] if kind == "re")
+    states = tables["table"]["states"]
+    n_rules = len(tables["rules"])
+    for keys, codes in states:
+        assert len(keys) == len(codes) and all(type(k) is int for k in keys)
+        assert all(type(c) is int and 0 <= c < len(states) + n_rules for c in codes)
+
+
+def test_tables_only_for_the_parser_and_options_they_were_made_for(built):
+    saved = T.loads(built, P._grammar_text(), ACCEPT)
     with pytest.raises(TypeError):
-        T._encode({"x": {1, 2}})
+        T.parser(saved, tree_class=object)
+    with pytest.raises(ValueError):
+        T.parser({**saved, "options": {**saved["options"], "lexer": "contextual"}})
 
 
 # Files that exercise the grammar (every example and golden file) and inputs that exercise its

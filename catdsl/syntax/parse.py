@@ -19,6 +19,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedTok
 from catdsl.diagnostics import Diagnostic, DiagnosticError
 from catdsl.span import Span
 from catdsl.syntax import ast as A
+from catdsl.syntax import tables as T
 
 # Words the lexer always reads as keywords, never as names (they may still name a keyword
 # argument: `f(data = x)`, `check F with in = 1`). tests/test_parse.py keeps this in step
@@ -403,8 +404,6 @@ class _ParserHandle:
     (`catdsl.syntax.tables`, written by `catdsl.syntax.make_tables`), and built from the grammar otherwise (`source` says which)."""
 
     def __init__(self, tables: bool = True) -> None:
-        from catdsl.syntax import tables as T
-
         self.builder = _Builder()
         self.comments: list[Token] = []
         callbacks = {"transformer": self.builder, "postlex": _Newlines(),
@@ -416,8 +415,8 @@ class _ParserHandle:
             saved = T.loads(text, grammar, tuple(_Newlines.always_accept)) if text is not None else None
             if saved is not None:
                 try:
-                    self.lark = Lark._load_from_dict(*saved, **callbacks)
-                except Exception:  # another lark's loader: build the tables instead
+                    self.lark = T.parser(saved, **callbacks)
+                except Exception:  # tables this lark cannot use: build them instead
                     self.lark = None
         self.source = "shipped tables" if self.lark is not None else "grammar"
         if self.lark is None:
