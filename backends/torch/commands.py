@@ -19,18 +19,24 @@ from __future__ import annotations
 import statistics
 import sys
 import time
+from typing import TYPE_CHECKING
 
-from backends.run.execute import DeviceError, check_device_name
-from backends.run.executor import UnknownExecutor
-from backends.torch.plan import compile_program
-from backends.torch.program import ProgramError, read_program
-from backends.torch.results import TrainingDiverged
-from backends.torch.session import Session, store_dir
 from catdsl import analysis
 from catdsl.diagnostics import Diagnostic, DiagnosticError
 
+if TYPE_CHECKING:
+    from backends.run.execute import DeviceError
+
+# The commands import the backend when they run, not when the CLI looks them up: `run
+# --executor process` starts its workers' server first (`_start_early`), and what is imported
+# here would delay it.
+
 
 def compile_file(module, args) -> int:
+    from backends.torch.plan import compile_program
+    from backends.torch.program import ProgramError, read_program
+    from backends.torch.session import store_dir
+
     where = store_dir(module, args.store)  # facts are read from a store that exists; none is made
     try:
         program = read_program(module, cache_dir=where / "data" if where.is_dir() else None)
@@ -43,7 +49,12 @@ def compile_file(module, args) -> int:
 def run_file(module, args) -> int:
     from rich.console import Console
 
+    from backends.run.execute import DeviceError, check_device_name
+    from backends.run.executor import UnknownExecutor
     from backends.torch.data import DataError
+    from backends.torch.program import ProgramError
+    from backends.torch.results import TrainingDiverged
+    from backends.torch.session import Session
 
     try:
         check_device_name(args.device)
