@@ -80,7 +80,10 @@ class RayExecutor(WorkerExecutor):
                         import torch
 
                         options["num_gpus"] = torch.cuda.device_count()
-                ray.init(address=self.address, **options)
+                try:
+                    ray.init(address=self.address, **options)
+                except ConnectionError as e:  # `catdsl run` says this and exits 2; nothing ran yet
+                    raise ConnectionError(_unreachable(self.address, e)) from None
                 self._started = True
             gpus = 1 if self.context.device.startswith("cuda") else 0
             self._remote = ray.remote(_task).options(num_cpus=1, num_gpus=gpus, max_retries=RETRIES,
@@ -133,6 +136,14 @@ class RayExecutor(WorkerExecutor):
             ray.shutdown()
             self._started = False
         self._remote = None
+
+
+def _unreachable(address: str | None, error: Exception) -> str:
+    where = f"the Ray cluster at {address}" if address else "a local Ray"
+    return (f"--executor ray: cannot connect to {where} ({str(error).strip() or type(error).__name__}); "
+            "start a head there with `ray start --head` (a cluster with token authentication also needs "
+            "its token on this machine: `--address auto` on a node of the cluster finds both), or leave "
+            "out --address to start a local Ray")
 
 
 def make_ray_executor(store: Store, device: str, workers: int | None, address: str | None = None) -> RayExecutor:

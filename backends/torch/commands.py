@@ -83,6 +83,9 @@ def run_file(module, args) -> int:
         return 130
     except DeviceError as e:
         raise DiagnosticError([_device_diagnostic(e)]) from None
+    except ConnectionError as e:  # `--executor ray --address …`: no cluster answered there
+        print(f"catdsl run: {e}", file=sys.stderr)
+        return 2
     except TrainingDiverged as e:
         raise DiagnosticError([Diagnostic(
             "E405", f"training diverged: {e.job.label} reached loss {e.loss} at step {e.step}",

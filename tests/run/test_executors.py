@@ -224,6 +224,33 @@ def test_ray_missing_is_a_clear_diagnostic(tmp_path, monkeypatch, capsys):
     assert 'pip install "catdsl[ray]"' in capsys.readouterr().err
 
 
+def test_a_ray_cluster_that_does_not_answer_is_a_clear_diagnostic(tmp_path, monkeypatch, capsys):
+    """`--address HOST:PORT` where no cluster answers (or one refuses this machine): exit 2 with
+    the address and what to do, not an internal error; nothing was computed or stored."""
+    from backends.run import ray_executor
+    from catdsl.cli import main
+
+    class NoCluster:  # what `import ray` gives, as far as the executor uses it before connecting
+        @staticmethod
+        def is_initialized():
+            return False
+
+        @staticmethod
+        def init(address=None, **options):
+            raise ConnectionError(f"Failed to connect to Ray cluster at {address}")
+
+    monkeypatch.setattr(ray_executor, "import_ray", lambda: NoCluster)
+    cat = tmp_path / "sweep.cat"
+    cat.write_text((ROOT / "examples" / "sweep.cat").read_text())
+    assert main(["run", str(cat), "--executor", "ray", "--address", "10.9.8.7:6379",
+                 "--store", str(tmp_path / "s")]) == 2
+    err = capsys.readouterr().err
+    assert "cannot connect to the Ray cluster at 10.9.8.7:6379" in err and "ray start --head" in err
+    assert "internal error" not in err
+    with Store.open(tmp_path / "s") as store:
+        assert store.runs() == []
+
+
 def test_the_toys_are_importable_by_name():
     assert SLOW.compute.__module__ == executor_toys.__name__ == "executor_toys"
 
