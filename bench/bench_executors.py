@@ -1,12 +1,17 @@
 """Executors side by side: 8 independent training runs through `catdsl run`, in process
 (`--executor local`) against a process pool of 2 workers (`--executor process --workers 2`) and,
-when Ray is installed, a local Ray of 2 CPUs (`--executor ray --workers 2`).
+when Ray is installed, Ray with 2 CPUs: a local Ray the command starts itself (`--executor ray
+--workers 2`) and a Ray cluster already running (`--executor ray --address HOST:PORT`; this
+script starts it with `ray.init(num_cpus = 2)` before measuring and stops it after, as a user's
+cluster would be up before the run).
 
 The 8 runs are 8 generators out of one initial state, each its own training segment (not a sweep:
 a sweep's members train as one batched job), an MLP 64-256-256-10 on digits, one torch thread
-each (the executors' choice for a step this small). Each command runs on a fresh store, timed as
-a whole process (start-up, worker start-up and storing included), fastest of `--repeat`; the
-digests of the three must be equal. Target: pool / in-process > 1.5× on 2 cores.
+each (the executors' choice for a step this small), 30 epochs (`--epochs`; at 12 epochs a run is
+0.3 s and the 1.2 s torch import that every executor pays once dominates the whole command).
+Each command runs on a fresh store, timed as a whole process (start-up, worker start-up and
+storing included), fastest of `--repeat`; the digests must be equal on every executor. Target:
+pool / in-process > 1.5× on 2 cores.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 from summary import emit, row
@@ -51,49 +57,79 @@ ONE = """
 import json, sys, time
 from catdsl.cli import _load
 from backends.torch.session import Session
-kind, workers, file, store = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
-s = Session(_load(file, None)[0], store, executor=kind, device="cpu", workers=int(workers) if workers != "-" else None)
+kind, workers, address, file, store = sys.argv[1:6]
+s = Session(_load(file, None)[0], store, executor=kind, device="cpu", workers=int(workers) if workers != "-" else None,
+            address=None if address == "-" else address)
 t0 = time.perf_counter()
 s.executor.run(s.plan, progress=False)
 seconds = time.perf_counter() - t0
 print(json.dumps({"seconds": seconds, "digests": {j.label: s.store.get(j.key).state_digest for j in s.plan.jobs.values()}}))
 """
 
+# A Ray cluster this script starts (token authentication off: it listens on this machine only,
+# for the length of the measurement); the commands join it with --address.
+RAY_ENV = {"RAY_AUTH_MODE": "disabled"}
 
-def executor_time(file: Path, store: Path, kind: str, workers: str) -> tuple[float, dict[str, str]]:
-    done = subprocess.run([sys.executable, "-c", ONE, kind, workers, str(file), str(store)], capture_output=True,
-                          text=True, cwd=ROOT)
+
+def _option(flags: tuple[str, ...], name: str) -> str:
+    return flags[flags.index(name) + 1] if name in flags else "-"
+
+
+def executor_time(file: Path, store: Path, flags: tuple[str, ...]) -> tuple[float, dict[str, str]]:
+    done = subprocess.run([sys.executable, "-c", ONE, flags[0], _option(flags, "--workers"), _option(flags, "--address"),
+                           str(file), str(store)], capture_output=True, text=True, cwd=ROOT,
+                          env={**os.environ, **RAY_ENV})
     if done.returncode != 0:
-        raise SystemExit(f"executor {kind} failed:\n{done.stderr}")
+        raise SystemExit(f"executor {' '.join(flags)} failed:\n{done.stderr}")
     out = json.loads(done.stdout.strip().splitlines()[-1])
     return out["seconds"], out["digests"]
 
 
-def command_time(file: Path, store: Path, *executor: str) -> tuple[float, dict[str, str]]:
+def command_time(file: Path, store: Path, flags: tuple[str, ...]) -> tuple[float, dict[str, str]]:
     t0 = time.perf_counter()
     done = subprocess.run([*CATDSL, "run", str(file), "--store", str(store), "--device", "cpu", "--format", "json",
-                           "--executor", *executor], capture_output=True, text=True, cwd=ROOT)
+                           "--executor", *flags], capture_output=True, text=True, cwd=ROOT,
+                          env={**os.environ, **RAY_ENV})
     seconds = time.perf_counter() - t0
     if done.returncode != 0:
-        raise SystemExit(f"catdsl run --executor {' '.join(executor)} failed:\n{done.stderr}")
+        raise SystemExit(f"catdsl run --executor {' '.join(flags)} failed:\n{done.stderr}")
     report = json.loads(done.stdout)
     return seconds, {j["label"]: j["digest"] for j in report["jobs"]}
 
 
+@contextmanager
+def ray_cluster(cpus: int):
+    """A Ray cluster of `cpus` CPUs on this machine for the length of the block: its address."""
+    os.environ.update(RAY_ENV)
+    import ray
+
+    ray.init(num_cpus=cpus, include_dashboard=False, configure_logging=False, log_to_driver=False)
+    try:
+        yield ray.get_runtime_context().gcs_address
+    finally:
+        ray.shutdown()
+
+
+LABELS = {"process": "process pool", "ray": "local Ray", "ray cluster": "Ray cluster already running"}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="12 epochs a run, fastest of 1")
+    parser.add_argument("--quick", action="store_true", help="fastest of 1 (else of 2)")
     parser.add_argument("--runs", type=int, default=8)
-    parser.add_argument("--epochs", type=int, default=None)
+    parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--repeat", type=int, default=None)
     parser.add_argument("--no-ray", action="store_true", help="leave Ray out even when it is installed")
     args = parser.parse_args()
-    epochs = args.epochs or (12 if args.quick else 30)
+    epochs = args.epochs
     repeat = args.repeat or (1 if args.quick else 2)
-    executors = {"local": ("local",), "process": ("process", "--workers", "2")}
-    if not args.no_ray and importlib.util.find_spec("ray") is not None:
+    executors: dict[str, tuple[str, ...]] = {"local": ("local",), "process": ("process", "--workers", "2")}
+    has_ray = not args.no_ray and importlib.util.find_spec("ray") is not None
+    if has_ray:
         executors["ray"] = ("ray", "--workers", "2")
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, (ray_cluster(2) if has_ray else nullcontext()) as address:
+        if address:
+            executors["ray cluster"] = ("ray", "--address", address)
         file = Path(tmp) / "runs.cat"
         file.write_text(program(args.runs, epochs))
         best: dict[str, float] = {}
@@ -102,22 +138,21 @@ def main() -> int:
         loads: list[float] = []
         for i in range(repeat):  # interleaved, so that load from other processes hits all alike
             for name, flags in executors.items():
-                workers = flags[2] if len(flags) > 2 else "-"
-                seconds, digests[name] = executor_time(file, Path(tmp) / f"{name}-{i}", name, workers)
+                seconds, digests[name] = executor_time(file, Path(tmp) / f"{name}-{i}", flags)
                 best[name] = min(best.get(name, float("inf")), seconds)
-                seconds, digests[name + " (command)"] = command_time(file, Path(tmp) / f"{name}-cmd-{i}", *flags)
+                seconds, digests[name + " (command)"] = command_time(file, Path(tmp) / f"{name}-cmd-{i}", flags)
                 whole[name] = min(whole.get(name, float("inf")), seconds)
                 loads.append(os.getloadavg()[0])
     same = all(d == digests["local"] for d in digests.values())
     print(f"{args.runs} independent runs (MLP 64-256-256-10, digits, {epochs} epochs), fastest of {repeat}:")
-    print(f"  {'executor':<9} {'executor.run':>12} {'x local':>8} {'catdsl run':>11} {'x local':>8}")
+    print(f"  {'executor':<12} {'executor.run':>12} {'x local':>8} {'catdsl run':>11} {'x local':>8}")
     rows = []
     load = f"load {min(loads):.1f}–{max(loads):.1f}"
     for name, seconds in best.items():
         ratio, ratio_whole = best["local"] / seconds, whole["local"] / whole[name]
-        print(f"  {name:<9} {seconds:10.2f} s {ratio:7.2f}x {whole[name]:9.2f} s {ratio_whole:7.2f}x")
+        print(f"  {name:<12} {seconds:10.2f} s {ratio:7.2f}x {whole[name]:9.2f} s {ratio_whole:7.2f}x")
         if name != "local":
-            label = "process pool" if name == "process" else "local Ray"
+            label = LABELS[name]
             rows.append(row(f"{label}, 2 workers vs in-process, {args.runs} runs of {epochs} epochs (executor)",
                             f"{best['local']:.1f} s / {seconds:.1f} s ({load})", ratio, "> 1.5×",
                             ratio > 1.5 and same))

@@ -175,6 +175,7 @@ class WorkerExecutor:
     workers: int | None = 2  # batches in flight at once (None: the executor finds out in `_prepare`)
     _batching: dict[str, Any] = field(default_factory=dict, repr=False)
     _modules: tuple[str, ...] = ()  # the modules of the job kinds the run computes on workers
+    _progress: bool = True  # whether this run shows its workers' progress lines (`run(progress=…)`)
 
     # -- what a kind of worker provides --------------------------------------------------------
 
@@ -213,6 +214,7 @@ class WorkerExecutor:
         self.context.device = device_for(self.context.device)
         kinds = {job_kind(j.kind) for j in todo}
         self._modules = tuple(sorted({compute_ref(k).partition(":")[0] for k in kinds if k.compute is not None}))
+        self._progress = progress
         self._prepare()
         self._batching.clear()
         done = {j.key for j in jobs} - {j.key for j in todo}

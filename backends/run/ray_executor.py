@@ -18,13 +18,14 @@ store itself (`Store.put_partial`).
 
 from __future__ import annotations
 
+import atexit
 import sys
 from dataclasses import dataclass, field
 from typing import Any
 
 from backends.run.execute import available_cpus
 from backends.run.jobs import JobContext
-from backends.run.pool import RETRIES, WorkerExecutor, work
+from backends.run.pool import RETRIES, WorkerExecutor, set_up_worker, warm, work
 from backends.run.store import Store
 
 INSTALL = 'pip install "catdsl[ray]"'
@@ -61,12 +62,20 @@ def _task(ref, jobs, root, device, sys_path, tag, channel):
     return work(ref, jobs, root, device, sys_path, tag, _Sender(channel) if channel is not None else None)
 
 
+def _warm_task(modules, sys_path):
+    """A worker's first task: import torch and the job kinds' modules (1.2 s on 2 CPUs), so
+    that every worker does it at once, not each when its first batch reaches it."""
+    set_up_worker(sys_path, 1)
+    return warm(modules)
+
+
 @dataclass
 class RayExecutor(WorkerExecutor):
     address: str | None = None
     _remote: Any = field(default=None, repr=False)
     _started: bool = False
     _channel: Any = field(default=None, repr=False)  # a Ray queue (an actor): the tasks' messages
+    _warming: list = field(default_factory=list, repr=False)  # the workers' first tasks (`_warm_task`)
 
     def _ensure(self):
         ray = import_ray()
@@ -85,10 +94,11 @@ class RayExecutor(WorkerExecutor):
                 except ConnectionError as e:  # `catdsl run` says this and exits 2; nothing ran yet
                     raise ConnectionError(_unreachable(self.address, e)) from None
                 self._started = True
+                atexit.register(self.close)  # before Ray's own exit handler, which takes longer
             gpus = 1 if self.context.device.startswith("cuda") else 0
             self._remote = ray.remote(_task).options(num_cpus=1, num_gpus=gpus, max_retries=RETRIES,
                                                      retry_exceptions=False)
-        if self._channel is None:
+        if self._channel is None and self._progress:  # an actor: a process to start, only to be shown
             from ray.util.queue import Queue
 
             self._channel = Queue(actor_options={"num_cpus": 0})
@@ -98,6 +108,9 @@ class RayExecutor(WorkerExecutor):
         ray = self._ensure()
         if self.workers is None:  # a cluster: as many batches at once as it has CPUs
             self.workers = max(1, int(ray.cluster_resources().get("CPU", 1)))
+        if not self._warming:
+            warm_remote = ray.remote(_warm_task).options(num_cpus=1)
+            self._warming = [warm_remote.remote(self._modules, list(sys.path)) for _ in range(self.workers)]
 
     def _submit(self, ref, jobs, tag):
         self._ensure()
@@ -130,6 +143,7 @@ class RayExecutor(WorkerExecutor):
 
     def close(self) -> None:
         self._channel = None
+        self._warming = []
         if self._started:
             import ray
 
