@@ -124,7 +124,7 @@ def init_state(model_spec: Layer, input_shape: tuple[int, ...], seed: int) -> Tr
     """The state at step 0: PyTorch's default initialization under `torch.manual_seed(seed)`, on CPU."""
     infer_shapes(model_spec, input_shape)
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+        torch.default_generator.manual_seed(seed)  # what torch.manual_seed does to the CPU's RNG (see below)
         module = build(model_spec)
     return TrainingState({k: p.detach().clone() for k, p in module.named_parameters()},
                          {k: b.detach().clone() for k, b in module.named_buffers()})
@@ -236,7 +236,11 @@ def step_randomness(active: bool, seed: int, step: int, device: torch.device) ->
         return
     devices = [torch.cuda.current_device() if device.index is None else device.index] if device.type == "cuda" else []
     with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(mix("dropout", seed, step))
+        if devices:
+            torch.manual_seed(mix("dropout", seed, step))
+        else:  # only the CPU's RNG draws: torch.manual_seed would also queue a seed for every
+            # accelerator not started yet, formatting a stack trace for each (0.5 ms a call)
+            torch.default_generator.manual_seed(mix("dropout", seed, step))
         yield
 
 
