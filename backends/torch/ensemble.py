@@ -14,8 +14,10 @@ running statistics) or Dropout (masks that would depend on all members' seeds) a
 
 from __future__ import annotations
 
+import time
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 import torch
 from torch import Tensor
@@ -25,8 +27,11 @@ from .data import Dataset
 from .models import (GELU, BatchNorm2d, Dropout, Flatten, Layer, Linear, ReLU, Sequential, Tanh, has_layer,
                      infer_shapes)
 from .optimizers import optimizer
-from .train import (Diverged, OptimizerSpec, TrainingState, Trajectory, _check_fits, epoch_order, loss_function,
-                    template)
+from .train import (Diverged, OptimizerSpec, TrainingState, Trajectory, _check_fits, epoch_order, evaluate,
+                    loss_function, template)
+
+if TYPE_CHECKING:
+    from backends.run.execute import ThreadChoice
 
 _MLP_LAYERS = (Linear, ReLU, Tanh, GELU, Flatten)
 
@@ -69,14 +74,69 @@ def _hyper_table(opt_specs: Sequence[OptimizerSpec], steps: range, device: torch
     """Each step's hyperparameters: per member as (members,) tensors (the learning rate and those
     the optimizer lists in `per_member`), shared ones as the first member has them. Only the
     learning rate changes from step to step (its schedule); the per-member values of all
-    `steps` go to the device in one copy, not one per step."""
+    `steps` go to the device in one copy, not one per step. `nonzero` says of each per-member
+    hyperparameter whether some member's is non-zero, decided here on the host so that an update
+    never reads a device tensor to know whether a term is needed (`updates._nonzero`)."""
     fixed = [o.hyper(steps.start) for o in opt_specs]
     keys = ("lr", *optimizer(opt_specs[0].name).per_member)
     rows = [[o.lr_at(step) for o in opt_specs] for step in steps]
-    table = {key: torch.tensor(rows if key == "lr" else [[h[key] for h in fixed]] * len(rows),
-                               dtype=torch.float32).to(device) for key in keys} if rows else {}
-    return [{**fixed[0], **{key: table[key][i] for key in keys}, "members": len(opt_specs)}
-            for i in range(len(rows))]
+    if not rows:
+        return []
+    host = {key: torch.tensor(rows if key == "lr" else [[h[key] for h in fixed]] * len(rows), dtype=torch.float32)
+            for key in keys}
+    nonzero = {key: host[key].ne(0).any(1).tolist() for key in keys}  # as float32 has them, like a tensor test
+    table = {key: t.to(device) for key, t in host.items()}
+    return [{**fixed[0], **{key: table[key][i] for key in keys}, "members": len(opt_specs),
+             "nonzero": {key: nonzero[key][i] for key in keys}} for i in range(len(rows))]
+
+
+class _EpochThreads:
+    """Runs each epoch's steps on the torch threads `choice` picks and times them for it; a try
+    `choice` finds too slow goes back to the fastest count for the rest of the epoch. Without a
+    choice the threads are left alone."""
+
+    def __init__(self, choice: ThreadChoice | None):
+        self.choice = choice
+        self.now, self.steps, self.since, self.timing = 0, 0, 0.0, False
+
+    def begin(self, epoch: int) -> int:
+        """Set the threads of the segment's epoch `epoch` (from 0) and start its clock; the
+        count (0 without a choice)."""
+        if self.choice is None:
+            return 0
+        self.now, self.steps, self.timing = self.choice.threads(epoch), 0, True
+        self._use(self.now)
+        self.since = time.perf_counter()
+        return self.now
+
+    def stepped(self) -> None:
+        if self.timing:
+            self.steps += 1
+            if self.choice.too_slow(self.now, time.perf_counter() - self.since, self.steps):
+                self.end()
+                self.now = self.choice.fastest
+                self._use(self.now)
+
+    def end(self) -> None:
+        if self.timing and self.steps:
+            self.choice = self.choice.measured(self.now, (time.perf_counter() - self.since) / self.steps)
+        self.timing = False
+
+    @staticmethod
+    def _use(n: int) -> None:
+        if n != torch.get_num_threads():
+            torch.set_num_threads(n)
+
+
+@contextmanager
+def _restoring_threads() -> Iterator[None]:
+    """Torch's thread count as it was before, whatever the block set."""
+    before = torch.get_num_threads()
+    try:
+        yield
+    finally:
+        if torch.get_num_threads() != before:
+            torch.set_num_threads(before)
 
 
 def _member(i: int, stacked: tuple[dict, dict, dict], step: int, epoch: int,
@@ -102,6 +162,7 @@ class EnsembleEpoch:
     first_losses: tuple[float, ...]  # per member, the loss of the segment's first batch
     diverged: frozenset[int]  # members whose loss turned NaN or infinite so far
     states: Callable[[], list[TrainingState]]
+    threads: int = 0  # torch threads the epoch started on (0: the caller's, untouched)
 
 
 def _bmm_forward(layers: Sequence[Layer], params: dict[str, Tensor], x: Tensor) -> Tensor:
@@ -137,7 +198,8 @@ def train_ensemble(states: TrainingState | Sequence[TrainingState], model_spec: 
                    checkpoint_every: int | None = None, device: str | torch.device = "cpu",
                    method: str = "auto", on_epoch: Callable[[EnsembleEpoch], None] | None = None,
                    keep: Sequence[frozenset[str]] | None = None,
-                   first_losses: Sequence[float] | None = None) -> list[Trajectory | Diverged]:
+                   first_losses: Sequence[float] | None = None,
+                   threads: ThreadChoice | None = None) -> list[Trajectory | Diverged]:
     """Train member i from `states[i]` with `opt_specs[i]`, all members in one batched run.
 
     A member whose loss turns NaN/inf gets a `Diverged` (with its last finite state) in its slot;
@@ -149,6 +211,10 @@ def train_ensemble(states: TrainingState | Sequence[TrainingState], model_spec: 
     momentum sweep has none); the states `on_epoch` hands out keep all of them, so that a run
     resumed from them (given the original `keep` and the segment's `first_losses`) stacks the
     very tensors the uninterrupted run had and ends bit for bit where it ends.
+
+    `threads` (on the CPU, unless fixed) picks the torch threads of each epoch by timing the
+    epochs (`backends.run.execute.ThreadChoice`); the caller's count is restored at the end.
+    Threads change no bit of the result (`tests/torch/test_ensemble_threads.py`).
     """
     device = torch.device(device)
     opt_specs = list(opt_specs)
@@ -209,46 +275,56 @@ def train_ensemble(states: TrainingState | Sequence[TrainingState], model_spec: 
     failed: dict[int, Diverged] = {}
     firsts: list[float] | None = list(first_losses) if first_losses is not None else None
     previous = (params, buffers, opt_state, step, epoch0)  # the point before the last step
-    for epoch in range(epoch0, epoch0 + first.epochs):
-        orders = torch.stack([epoch_order(o.seed, epoch, n) for o in opt_specs]).to(device)
-        hypers = _hyper_table(opt_specs, range(step, step + batches), device)
-        at_start, before = (params, opt_state, step), previous
-        values = []
-        for k, begin in enumerate(range(0, n, batch)):
-            previous = (params, buffers, opt_state, step, epoch)
-            params, opt_state, value = one_step(params, buffers, opt_state, orders[:, begin:begin + batch], hypers[k])
-            values.append(value)
-            step += 1
-            if checkpoint_every and step % checkpoint_every == 0:
-                done = epoch + (begin + batch >= n)
-                for i in range(members):
-                    checkpoints[i].append(_member(i, (params, buffers, opt_state), step, done, keep[i]))
-        epoch_values = torch.stack(values) if values else torch.empty(0, members, device=device)
-        losses.append(epoch_values)
-        finite = torch.isfinite(epoch_values)
-        if not bool(finite.all()):  # one copy to the host per epoch, not one per step
-            newly = {i: int((~finite[:, i]).nonzero()[0]) for i in range(members)
-                     if i not in failed and not bool(finite[:, i].all())}
-            # each member's last state of finite loss: before this epoch, or replayed to its step
-            # (the batched run is a function of the states and the step, so the replay is exact)
-            p, o, s = at_start
-            reach = max(newly.values(), default=0)
-            for k in range(reach):
-                for i in [i for i, bad in newly.items() if bad == k + 1 and i not in failed]:
-                    last = states[i] if s + k == states[i].step else _member(i, (p, buffers, o), s + k, epoch, keep[i])
-                    failed[i] = Diverged(s + k + 1, float(epoch_values[k + 1, i]), last)
-                if k + 1 < reach:
-                    p, o, _ = one_step(p, buffers, o, orders[:, k * batch:(k + 1) * batch], hypers[k])
-            for i in [i for i, bad in newly.items() if bad == 0]:
-                last = states[i] if before[3] == states[i].step else _member(i, before[:3], before[3], before[4], keep[i])
-                failed[i] = Diverged(s, float(epoch_values[0, i]), last)
-        if on_epoch is not None and values:
-            if firsts is None:
-                firsts = losses[0][0].tolist()
-            now = (params, buffers, opt_state, step, epoch + 1)  # never mutated: updates are out of place
-            on_epoch(EnsembleEpoch(epoch + 1 - epoch0, first.epochs, step, tuple(epoch_values.mean(0).tolist()),
-                                   tuple(firsts), frozenset(failed),
-                                   lambda now=now: [_member(i, now[:3], now[3], now[4]) for i in range(members)]))
+    # epochs on the threads `threads` picks by timing them (CPU only: a GPU step does not use them)
+    clock = _EpochThreads(threads if threads is not None and device.type == "cpu" and not threads.fixed else None)
+    with _restoring_threads():
+        for epoch in range(epoch0, epoch0 + first.epochs):
+            orders = torch.stack([epoch_order(o.seed, epoch, n) for o in opt_specs]).to(device)
+            hypers = _hyper_table(opt_specs, range(step, step + batches), device)
+            at_start, before = (params, opt_state, step), previous
+            values = []
+            used = clock.begin(epoch - epoch0)
+            for k, begin in enumerate(range(0, n, batch)):
+                previous = (params, buffers, opt_state, step, epoch)
+                params, opt_state, value = one_step(params, buffers, opt_state, orders[:, begin:begin + batch],
+                                                    hypers[k])
+                values.append(value)
+                step += 1
+                clock.stepped()
+                if checkpoint_every and step % checkpoint_every == 0:
+                    done = epoch + (begin + batch >= n)
+                    for i in range(members):
+                        checkpoints[i].append(_member(i, (params, buffers, opt_state), step, done, keep[i]))
+            clock.end()
+            epoch_values = torch.stack(values) if values else torch.empty(0, members, device=device)
+            losses.append(epoch_values)
+            finite = torch.isfinite(epoch_values)
+            if not bool(finite.all()):  # one copy to the host per epoch, not one per step
+                newly = {i: int((~finite[:, i]).nonzero()[0]) for i in range(members)
+                         if i not in failed and not bool(finite[:, i].all())}
+                # each member's last state of finite loss: before this epoch, or replayed to its step
+                # (the batched run is a function of the states and the step, so the replay is exact)
+                p, o, s = at_start
+                reach = max(newly.values(), default=0)
+                for k in range(reach):
+                    for i in [i for i, bad in newly.items() if bad == k + 1 and i not in failed]:
+                        last = states[i] if s + k == states[i].step else \
+                            _member(i, (p, buffers, o), s + k, epoch, keep[i])
+                        failed[i] = Diverged(s + k + 1, float(epoch_values[k + 1, i]), last)
+                    if k + 1 < reach:
+                        p, o, _ = one_step(p, buffers, o, orders[:, k * batch:(k + 1) * batch], hypers[k])
+                for i in [i for i, bad in newly.items() if bad == 0]:
+                    last = states[i] if before[3] == states[i].step else \
+                        _member(i, before[:3], before[3], before[4], keep[i])
+                    failed[i] = Diverged(s, float(epoch_values[0, i]), last)
+            if on_epoch is not None and values:
+                if firsts is None:
+                    firsts = losses[0][0].tolist()
+                now = (params, buffers, opt_state, step, epoch + 1)  # never mutated: updates are out of place
+                on_epoch(EnsembleEpoch(epoch + 1 - epoch0, first.epochs, step, tuple(epoch_values.mean(0).tolist()),
+                                       tuple(firsts), frozenset(failed),
+                                       lambda now=now: [_member(i, now[:3], now[3], now[4]) for i in range(members)],
+                                       used))
     history = torch.cat(losses).cpu().T.tolist() if losses else [[] for _ in range(members)]
     results: list[Trajectory | Diverged] = []
     for i, (start, opt) in enumerate(zip(states, opt_specs)):
@@ -265,3 +341,39 @@ def train_ensemble(states: TrainingState | Sequence[TrainingState], model_spec: 
                 checkpoints[i].append(end)
         results.append(Trajectory(start, end, tuple(checkpoints[i]), tuple(history[i]), (opt,), loss))
     return results
+
+
+def evaluate_members(states: Sequence[TrainingState], model_spec: Layer, data: Dataset, loss: str = "cross_entropy",
+                     device: str | torch.device = "cpu", batch: int = 1024) -> list[dict[str, float]]:
+    """`train.evaluate` of each state, the same numbers bit for bit (tested): for an MLP the
+    members' forward passes run stacked (`_bmm_forward`, chunks of `batch` examples as
+    `evaluate` takes them), whose logits equal each member's own, and each member's loss is
+    `evaluate`'s kernel on its own logits, summed over the chunks as `evaluate` sums; other
+    models are evaluated one at a time (a vmapped convolution differs in the last bits).
+    For a 100-member sweep of a digits MLP 64-32-10: 0.07 s instead of 0.2 s."""
+    if not states:
+        return []
+    if ensemble_method(model_spec) != "bmm":
+        return [evaluate(s, model_spec, data, loss=loss, device=device, batch=batch) for s in states]
+    device = torch.device(device)
+    loss_fn = loss_function(loss)
+    _check_fits(states[0], template(model_spec))
+    layers = model_spec.layers if isinstance(model_spec, Sequential) else (model_spec,)
+    params, members = _stack(states, "params", device), len(states)
+
+    def measure(x: Tensor, y: Tensor) -> tuple[list[float], list[float]]:
+        totals, correct = [0.0] * members, torch.zeros(members, dtype=torch.int64, device=device)
+        with torch.no_grad():
+            for begin in range(0, len(y), batch):
+                xb, yb = x[begin:begin + batch].to(device), y[begin:begin + batch].to(device)
+                out = _bmm_forward(layers, params, xb.expand(members, *xb.shape))
+                means = torch.stack([loss_fn(logits, yb) for logits in out]).tolist()
+                totals = [total + mean * len(yb) for total, mean in zip(totals, means)]  # as `evaluate` sums
+                correct += (out.argmax(-1) == yb).sum(1)
+        n = max(len(y), 1)
+        return [total / n for total in totals], [c / n for c in correct.tolist()]
+
+    test_loss, test_acc = measure(data.x_test, data.y_test)
+    train_loss, train_acc = measure(data.x_train, data.y_train)
+    return [{"loss": a, "accuracy": b, "train_loss": c, "train_accuracy": d}
+            for a, b, c, d in zip(test_loss, test_acc, train_loss, train_acc)]

@@ -202,11 +202,14 @@ def _train_ensemble(jobs: Sequence[Job], ctx: JobContext) -> list[JobResult]:
     The ensemble reports each epoch and keeps its members' states (`backends.torch.resume`),
     so a run interrupted mid-segment resumes from its last kept epoch, bit for bit.
     Members that cannot share a batched run (BatchNorm, Dropout, different optimizer state)
-    train one at a time: their results are then exactly those of single runs."""
+    train one at a time: their results are then exactly those of single runs.
+    On the CPU the ensemble times its epochs to choose its threads (`execute.thread_choice`;
+    one in the workers of the process and Ray executors), which changes no bit of it."""
+    from backends.run.execute import thread_choice
     from backends.torch import resume
-    from backends.torch.ensemble import NotEnsemblable, train_ensemble
+    from backends.torch.ensemble import NotEnsemblable, evaluate_members, train_ensemble
     from backends.torch.optimizers import optimizer
-    from backends.torch.train import Diverged, evaluate, train
+    from backends.torch.train import Diverged, train
 
     start = time.perf_counter()
     results = Results(ctx)
@@ -234,7 +237,8 @@ def _train_ensemble(jobs: Sequence[Job], ctx: JobContext) -> list[JobResult]:
     try:
         made = train_ensemble(begins, model, data, [o.replace(epochs=total - done_before) for o in opts],
                               loss=loss, device=ctx.device, on_epoch=after, keep=keep,
-                              first_losses=[k.first_loss for k in kept] if kept else None)
+                              first_losses=[k.first_loss for k in kept] if kept else None,
+                              threads=thread_choice(_step_work(jobs, ctx)))
         together = len(jobs)
     except NotEnsemblable:
         made, together, kept = [], 1, None
@@ -245,6 +249,8 @@ def _train_ensemble(jobs: Sequence[Job], ctx: JobContext) -> list[JobResult]:
             except Diverged as e:
                 made.append(e)
     seconds = (time.perf_counter() - start) / len(jobs)
+    ends = [r.end for r in made if not isinstance(r, Diverged)]
+    scores = iter(evaluate_members(ends, model, data, loss=loss, device=ctx.device))  # as `evaluate` each
     diverged = None
     finished: list[JobResult] = []
     for i, (job, result) in enumerate(zip(jobs, made)):
@@ -255,7 +261,7 @@ def _train_ensemble(jobs: Sequence[Job], ctx: JobContext) -> list[JobResult]:
         losses = ((kept[i].first_loss,) if kept else ()) + result.losses
         metrics = {"step": state.step, "epoch": state.epoch, "members": together,
                    "final_train_loss": result.losses[-1] if result.losses else None,
-                   **evaluate(state, model, data, loss=loss, device=ctx.device)}
+                   **next(scores)}
         if kept:
             metrics["resumed_at_epoch"] = begins[0].epoch
         finished.append(_state_result(ctx, job, state, _with_divergence(metrics, losses), seconds))

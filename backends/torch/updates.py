@@ -23,8 +23,12 @@ def broadcast(value: Any, like: Tensor) -> Any:
     return value
 
 
-def _nonzero(value: Any) -> bool:
-    return bool((value != 0).any()) if isinstance(value, Tensor) else value != 0
+def _nonzero(hyper: Mapping[str, Any], key: str) -> bool:
+    """Whether hyperparameter `key` is non-zero (for some member): a per-member tensor is not read
+    (on a GPU that would wait for the device every step) but looked up in `hyper["nonzero"]`,
+    which the ensemble's table decides from the host's values (`ensemble._hyper_table`)."""
+    value = hyper[key]
+    return hyper["nonzero"][key] if isinstance(value, Tensor) else value != 0
 
 
 def sgd_update(params: Mapping[str, Tensor], grads: Mapping[str, Tensor], opt_state: Mapping[str, Tensor],
@@ -34,10 +38,10 @@ def sgd_update(params: Mapping[str, Tensor], grads: Mapping[str, Tensor], opt_st
     new_params, new_state = {}, dict(opt_state)
     for name, p in params.items():
         g = grads[name]
-        if _nonzero(wd):
+        if _nonzero(hyper, "weight_decay"):
             g = g + broadcast(wd, p) * p
         key = f"sgd.momentum/{name}"
-        if _nonzero(mom) or key in opt_state:
+        if _nonzero(hyper, "momentum") or key in opt_state:
             buf = opt_state.get(key)
             buf = g if buf is None else broadcast(mom, p) * buf + g
             new_state[key] = buf
@@ -48,7 +52,11 @@ def sgd_update(params: Mapping[str, Tensor], grads: Mapping[str, Tensor], opt_st
 
 def adam_update(params: Mapping[str, Tensor], grads: Mapping[str, Tensor], opt_state: Mapping[str, Tensor],
                 hyper: Mapping[str, Any]) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
-    """Adam (L2 decay) or AdamW (decoupled decay), as torch.optim.Adam/AdamW; bias correction counts Adam's own steps."""
+    """Adam (L2 decay) or AdamW (decoupled decay), as torch.optim.Adam/AdamW; bias correction counts Adam's own steps.
+
+    The count, `adam.step`, is kept on the CPU (as torch.optim.Adam keeps its `step` unless
+    capturable), so reading it costs no wait for a GPU; a state moved to a device whole is read
+    from there once, at its first step."""
     lr, wd, (b1, b2), eps = hyper["lr"], hyper["weight_decay"], hyper["betas"], hyper["eps"]
     counter = opt_state.get("adam.step")
     t = (int(counter.reshape(-1)[0]) if counter is not None else 0) + 1
@@ -57,7 +65,7 @@ def adam_update(params: Mapping[str, Tensor], grads: Mapping[str, Tensor], opt_s
     new_params, new_state = {}, dict(opt_state)
     for name, p in params.items():
         g = grads[name]
-        if _nonzero(wd):
+        if _nonzero(hyper, "weight_decay"):
             if hyper["decoupled"]:
                 p = p * (1 - broadcast(lr, p) * broadcast(wd, p))
             else:
@@ -70,8 +78,8 @@ def adam_update(params: Mapping[str, Tensor], grads: Mapping[str, Tensor], opt_s
         v = v * b2 + (1 - b2) * (g * g)
         new_state[f"adam.exp_avg/{name}"], new_state[f"adam.exp_avg_sq/{name}"] = m, v
         new_params[name] = p - broadcast(step_size, p) * (m / (v.sqrt() / root2 + eps))
-    members, where = hyper.get("members"), next(iter(params.values())).device
-    new_state["adam.step"] = torch.full((members,) if members else (), t, dtype=torch.int64, device=where)
+    members = hyper.get("members")
+    new_state["adam.step"] = torch.full((members,) if members else (), t, dtype=torch.int64)
     return new_params, new_state
 
 
