@@ -71,6 +71,8 @@ def main() -> None:
     parser.add_argument("--no-end-to-end", dest="end_to_end", action="store_false",
                         help="leave out the end-to-end comparison through catdsl run")
     parser.add_argument("--runs", type=int, default=100, help="runs of the end-to-end comparison")
+    parser.add_argument("--end-to-end-repeat", type=int, default=None,
+                        help="fastest of this many end-to-end commands each (default: --repeat)")
     parser.add_argument("--end-to-end-epochs", default="20",
                         help="epochs of each end-to-end run; a comma-separated list gives a row each")
     args = parser.parse_args()
@@ -136,7 +138,7 @@ def main() -> None:
                          loop_time / seconds >= 2) for method, (seconds, *_) in rows.items()]
     if args.end_to_end:
         for e2e_epochs in (int(e) for e in args.end_to_end_epochs.split(",")):
-            rows_out.append(end_to_end(args.runs, e2e_epochs, args.repeat))
+            rows_out.append(end_to_end(args.runs, e2e_epochs, args.end_to_end_repeat or args.repeat))
     from summary import emit
 
     emit("bench_ensemble", rows_out)
@@ -182,7 +184,7 @@ def end_to_end(runs: int, epochs: int, repeat: int) -> dict:
     from summary import row
 
     root = Path(__file__).resolve().parents[1]
-    catdsl = [sys.executable, "-c", "import sys; from catdsl.cli import main; sys.exit(main())"]
+    catdsl = [sys.executable, "-c", "from catdsl.cli import entry; entry()"]
     best: dict[str, float] = {}
     jobs: dict[str, dict] = {}
     loads: list[float] = []

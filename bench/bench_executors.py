@@ -24,13 +24,13 @@ import subprocess
 import sys
 import tempfile
 import time
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from pathlib import Path
 
 from summary import emit, row
 
 ROOT = Path(__file__).resolve().parents[1]
-CATDSL = [sys.executable, "-c", "import sys; from catdsl.cli import main; sys.exit(main())"]
+CATDSL = [sys.executable, "-c", "from catdsl.cli import entry; entry()"]
 
 
 def program(runs: int, epochs: int) -> str:
@@ -127,22 +127,28 @@ def main() -> int:
     has_ray = not args.no_ray and importlib.util.find_spec("ray") is not None
     if has_ray:
         executors["ray"] = ("ray", "--workers", "2")
-    with tempfile.TemporaryDirectory() as tmp, (ray_cluster(2) if has_ray else nullcontext()) as address:
-        if address:
-            executors["ray cluster"] = ("ray", "--address", address)
+    best: dict[str, float] = {}
+    whole: dict[str, float] = {}
+    digests: dict[str, dict] = {}
+    loads: list[float] = []
+
+    def measure(name: str, flags: tuple[str, ...], file: Path, i: int) -> None:
+        seconds, digests[name] = executor_time(file, file.parent / f"{name}-{i}", flags)
+        best[name] = min(best.get(name, float("inf")), seconds)
+        seconds, digests[name + " (command)"] = command_time(file, file.parent / f"{name}-cmd-{i}", flags)
+        whole[name] = min(whole.get(name, float("inf")), seconds)
+        loads.append(os.getloadavg()[0])
+
+    with tempfile.TemporaryDirectory() as tmp:
         file = Path(tmp) / "runs.cat"
         file.write_text(program(args.runs, epochs))
-        best: dict[str, float] = {}
-        whole: dict[str, float] = {}
-        digests: dict[str, dict] = {}
-        loads: list[float] = []
         for i in range(repeat):  # interleaved, so that load from other processes hits all alike
             for name, flags in executors.items():
-                seconds, digests[name] = executor_time(file, Path(tmp) / f"{name}-{i}", flags)
-                best[name] = min(best.get(name, float("inf")), seconds)
-                seconds, digests[name + " (command)"] = command_time(file, Path(tmp) / f"{name}-cmd-{i}", flags)
-                whole[name] = min(whole.get(name, float("inf")), seconds)
-                loads.append(os.getloadavg()[0])
+                measure(name, flags, file, i)
+        if has_ray:  # up only while it is measured: its idle processes would slow the others
+            with ray_cluster(2) as address:
+                for i in range(repeat):
+                    measure("ray cluster", ("ray", "--address", address), file, i)
     same = all(d == digests["local"] for d in digests.values())
     print(f"{args.runs} independent runs (MLP 64-256-256-10, digits, {epochs} epochs), fastest of {repeat}:")
     print(f"  {'executor':<12} {'executor.run':>12} {'x local':>8} {'catdsl run':>11} {'x local':>8}")

@@ -106,7 +106,7 @@ step "Ensemble vs one at a time on the GPU" "$PY" bench/bench_ensemble.py --devi
 for example in homotopy_classes persistence_vs_generalization; do
     cp "examples/paper/$example.cat" "$TMP/$example.cat"
     step "catdsl run --device cuda examples/paper/$example.cat" "$PY" -c \
-        'import sys; from catdsl.cli import main; sys.exit(main())' run "$TMP/$example.cat" --device cuda \
+        'from catdsl.cli import entry; entry()' run "$TMP/$example.cat" --device cuda \
         --store "$TMP/store-$example"
 done
 

@@ -129,6 +129,28 @@ def _hand_settings(module, args) -> None:
     module.memo["exhaustive"] = getattr(args, "exhaustive", False)
 
 
+def entry() -> None:
+    """The `catdsl` console script: `main`, then exit with its code. A process that imported
+    torch (a run that computed) ends without the interpreter's teardown, which frees torch's
+    objects one by one (0.35–0.45 s of a `catdsl run`, measured): its exit handlers still run
+    first (the process pool's and Ray's workers are let go, files closed), the output is
+    flushed, and only a process with no other non-daemon thread left ends at once."""
+    code = main()
+    if "torch" in sys.modules:
+        import atexit
+        import threading
+
+        atexit._run_exitfuncs()  # what the interpreter would run next; it leaves none registered
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):  # a reader that left, a closed stream: nothing to lose
+                pass
+        if all(t.daemon or t is threading.main_thread() for t in threading.enumerate()):
+            os._exit(code)
+    sys.exit(code)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:

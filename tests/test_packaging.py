@@ -50,7 +50,7 @@ def test_the_wheel_contains_the_grammar(wheel: Path) -> None:
     assert "catdsl/grammar/catdsl.tables.json" in names  # the parser's tables, so start-up is fast
     entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
     text = zipfile.ZipFile(wheel).read(entry_points).decode()
-    assert "catdsl = catdsl.cli:main" in text
+    assert "catdsl = catdsl.cli:entry" in text
 
 
 def test_the_installed_package_finds_its_grammar_outside_the_repository(wheel: Path,

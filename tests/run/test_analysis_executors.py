@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-CATDSL = [sys.executable, "-c", "import sys; from catdsl.cli import main; sys.exit(main())"]
+CATDSL = [sys.executable, "-c", "from catdsl.cli import entry; entry()"]  # the console script
 
 ANALYSES = """
 data digits   = dataset("digits", test = 0.25, seed = 0, limit = 300)

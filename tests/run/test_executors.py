@@ -31,7 +31,7 @@ from backends.run.plan import Plan  # noqa: E402
 from backends.run.store import Store, StoreError  # noqa: E402
 
 ROOT = HERE.parents[1]
-CATDSL = [sys.executable, "-c", "import sys; from catdsl.cli import main; sys.exit(main())"]
+CATDSL = [sys.executable, "-c", "from catdsl.cli import entry; entry()"]  # the console script
 HAS_RAY = importlib.util.find_spec("ray") is not None
 
 
