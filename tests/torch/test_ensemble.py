@@ -1,11 +1,13 @@
 """Ensembles: each member equals its one-at-a-time run; members keep their own data order."""
 
 import pytest
+import torch
 
 from backends.torch.data import DataSpec, load_dataset
 from backends.torch.ensemble import NotEnsemblable, train_ensemble
 from backends.torch.models import BatchNorm2d, Conv2d, Dropout, Flatten, GroupNorm, Linear, ReLU
-from backends.torch.train import Diverged, OptimizerSpec, Trajectory, init_state, states_equal, train
+from backends.torch.train import (Diverged, OptimizerSpec, Trajectory, epoch_order, init_state, states_equal,
+                                  train)
 
 MLP = Linear(64, 32) >> ReLU() >> Linear(32, 10)
 DIGITS = load_dataset(DataSpec.of("digits"))
@@ -147,3 +149,31 @@ def test_bmm_ensemble_with_the_stacked_loss_equals_the_vmapped_loss(monkeypatch)
     vmapped = train_ensemble(starts, MLP, DIGITS, opts, method="bmm")
     for a, b in zip(stacked, vmapped):
         assert a.end.digest() == b.end.digest() and a.losses == b.losses
+
+
+@pytest.mark.parametrize("conv", [False, True])
+def test_an_ensemble_step_takes_vmap_of_grad_bit_for_bit(conv):
+    """One step of each method from the same stacked states gives exactly the gradients (seen
+    through the update: lr 1, no momentum, so new = old - grad) and losses of `vmap(grad(loss))`
+    of each member, though the loss and the backward run outside vmap."""
+    from torch.func import functional_call, grad_and_value, vmap
+
+    from backends.torch.ensemble import _stack
+    from backends.torch.train import loss_function, template
+
+    data = load_dataset(DataSpec.of("digits", limit=64, image=conv))
+    model = (Conv2d(1, 4, 3) >> ReLU() >> Flatten() >> Linear(144, 10)) if conv else MLP
+    starts = [init_state(model, data.input_shape, s) for s in range(3)]
+    opts = [OptimizerSpec("sgd", lr=1.0, batch=64, epochs=1, seed=s) for s in range(3)]
+    module, loss_fn = template(model).train(), loss_function("cross_entropy")
+    params, buffers = _stack(starts, "params", "cpu"), _stack(starts, "buffers", "cpu")
+    order = torch.stack([epoch_order(o.seed, 0, len(data.y_train)) for o in opts])
+    xb, yb = data.x_train[order], data.y_train[order]
+    grads, values = vmap(grad_and_value(lambda p, b, x, y: loss_fn(functional_call(module, (p, b), (x,)), y)))(
+        params, buffers, xb, yb)
+    for method in (["vmap"] if conv else ["vmap", "bmm"]):
+        members = train_ensemble(starts, model, data, opts, method=method)
+        for i, member in enumerate(members):
+            assert member.losses == (float(values[i]),)
+            for name, p in params.items():
+                assert torch.equal(member.end.params[name], p[i] - grads[name][i]), (method, name)
