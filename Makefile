@@ -37,8 +37,11 @@ fuzz: $(STAMP)
 	$(PY) -m pytest -n 0 -q -s -m slow tests/test_fuzz.py
 
 # Every bench/ script in its quick mode, then one table (target, measured ratio, pass or miss),
-# also written to docs/results/bench.md. Run one script alone for its full figures.
+# also written to docs/results/bench.md. Run one script alone for its full figures. The sources
+# are compiled first, as pip compiles an installed package: where PYTHONDONTWRITEBYTECODE is set,
+# an editable install would compile every module again in every process the benchmarks time.
 bench: $(STAMP)
+	$(PY) -m compileall -q catdsl backends
 	$(PY) bench/table.py
 
 clean:
