@@ -20,7 +20,8 @@ $(STAMP): pyproject.toml
 
 # Laws of presented categories, then the learning examples: the resume law, the learning
 # functor L and a sweep are checked on real training runs; `run` prints the results tables of
-# the sweep (every job already in the store, so it reuses them all).
+# the sweep, reusing the jobs the checks trained (all but one: the functor's own `fit`, which no
+# law of sweep.cat needed, is trained then).
 demo: $(STAMP)
 	rm -rf $(DEMO_STORE)
 	$(VENV)/bin/catdsl check examples/square.cat examples/functor.cat
