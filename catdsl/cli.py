@@ -369,6 +369,7 @@ def _draw(args) -> int:
 
     module, text, err = _load(args.file, args.import_root)
     if err is None:
+        module.memo["no_store"] = True  # drawing reads a learning file's data, never makes a run store
         problems = _validate(module)
         if problems:
             err = DiagnosticError(problems)

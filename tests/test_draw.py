@@ -135,3 +135,14 @@ def test_the_tikz_of_every_example_compiles_with_pdflatex(tmp_path: Path) -> Non
         pytest.skip("pdflatex is installed but the tikz-cd package is not")
     assert done.returncode == 0, done.stdout[-3000:]
     assert (tmp_path / "all.pdf").stat().st_size > 0
+
+
+def test_drawing_a_learning_file_makes_no_run_store_beside_it(tmp_path, capsys) -> None:
+    cat = tmp_path / "training.cat"
+    cat.write_text((ROOT / "examples" / "training.cat").read_text())
+    assert main(["draw", str(cat), "--to", "tikz"]) == 0
+    assert r"\begin{tikzcd}" in capsys.readouterr().out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["training.cat"]
+    (tmp_path / ".catdsl").mkdir()  # a store that is there keeps the data's facts, as for check and run
+    assert main(["draw", str(cat), "--to", "tikz"]) == 0
+    assert (tmp_path / ".catdsl" / "data" / "facts.json").is_file()

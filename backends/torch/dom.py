@@ -77,7 +77,7 @@ def _map(e: A.Expr):
 def _read(module):
     """{functor: (objects {X: data name}, arrows {f: (kind, map)})}; raises ProgramError."""
     from backends.torch.program import ProgramError, _Problem, read_program
-    from backends.torch.session import store_dir
+    from backends.torch.session import data_dir
 
     key = ("torch-dom",)
     if key in module.memo:
@@ -88,7 +88,7 @@ def _read(module):
     problems: list[Diagnostic] = []
     out = {}
     try:
-        program = read_program(module, cache_dir=store_dir(module, module.memo.get("store")) / "data")
+        program = read_program(module, cache_dir=data_dir(module))
     except ProgramError as e:
         module.memo[key] = e
         raise

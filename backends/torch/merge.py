@@ -143,10 +143,10 @@ def read(module, program, analysis):
 def _facts_of(module, program, spec, span):
     from backends.torch.data import DataError
     from backends.torch.program import _facts
-    from backends.torch.session import store_dir
+    from backends.torch.session import data_dir
 
     try:
-        return _facts(module, spec, store_dir(module, module.memo.get("store")) / "data")
+        return _facts(module, spec, data_dir(module))
     except DataError as e:
         raise _problem("E403", e.message, span, e.hint or "")
 

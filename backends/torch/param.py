@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from backends.torch.session import Session, store_dir
+from backends.torch.session import Session, data_dir
 from backends.torch.transfer import TransferUniversal, decide_universal
 from catdsl.laws.category import MapComp, MapId, Respects
 from catdsl.laws.two_category import Boundary
@@ -195,7 +195,7 @@ class Param:
 
         found = two_cell_diagnostics(module)
         try:
-            read_program(module, cache_dir=store_dir(module, module.memo.get("store")) / "data")
+            read_program(module, cache_dir=data_dir(module))
         except ProgramError as e:
             return list(e.diagnostics) + found
         return found

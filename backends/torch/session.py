@@ -18,6 +18,16 @@ def store_dir(module, given: str | None) -> Path:
     return Path(given) if given else Path(module.file).resolve().parent / DEFAULT_DIR
 
 
+def data_dir(module) -> Path | None:
+    """Where a module's data sets are cached (their facts, generated arrays): the data folder of
+    its run store; None for a command that makes no store (`draw` sets `module.memo["no_store"]`)
+    while there is none, which then reads its data without keeping it."""
+    where = store_dir(module, module.memo.get("store"))
+    if module.memo.get("no_store") and not where.is_dir():
+        return None
+    return where / "data"
+
+
 class Session:
     def __init__(self, module, given: str | None, executor: str = "local", device: str = "cpu",
                  workers: int | None = None, address: str | None = None):

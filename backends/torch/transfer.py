@@ -112,7 +112,7 @@ def _read(module, program, analysis) -> TransferSpec:
     from backends.torch.data import DataError
     from backends.torch.models import _top, infer_shapes
     from backends.torch.program import _facts, limits_of
-    from backends.torch.session import store_dir
+    from backends.torch.session import data_dir
 
     if analysis.method != "pullback":
         raise _problem("E404", f"a transfer is `pullback(…)`, `fedavg(…)` or `multitask(…)`, not `{analysis.method}`",
@@ -136,7 +136,7 @@ def _read(module, program, analysis) -> TransferSpec:
         raise _problem("E404", "the target of a transfer is a declared data set"
                        + (f", not `{text_of(data_expr)}`" if data_expr is not None else ": give `data = …`"),
                        where, *(f"declared data sets: {', '.join(program.data)}",) if program.data else ())
-    cache = store_dir(module, module.memo.get("store")) / "data"
+    cache = data_dir(module)
     try:
         facts = _facts(module, program.data[data_expr.id], cache)
         source_facts = _facts(module, lf.target.data, cache)
@@ -257,10 +257,10 @@ def validate(module, analysis, read=None) -> list[Diagnostic]:
     merge reader for `fedavg`/`multitask`); [] when the program itself has errors (reported by
     Param's own validation)."""
     from backends.torch.program import ProgramError, read_program
-    from backends.torch.session import store_dir
+    from backends.torch.session import data_dir
 
     try:
-        program = read_program(module, cache_dir=store_dir(module, module.memo.get("store")) / "data")
+        program = read_program(module, cache_dir=data_dir(module))
     except ProgramError:  # Param's validation reports the program's own errors
         return []
     try:
