@@ -219,6 +219,9 @@ def _load_arrays(spec: DataSpec, cache_dir: Any):
     for key in DOMAIN_OPTIONS:
         check_option(key, opts.get(key))
     opts = {**defaults, **opts}
+    if "seed" in opts and not (_integer(opts["seed"]) and 0 <= opts["seed"] < 2**32):
+        raise DataError(f"dataset {spec.name!r}: seed must be a whole number from 0 to 2^32 - 1, got {opts['seed']!r}",
+                        "give seed = 0, 1, 2, … (it seeds the split and the subsets)")
     x_tr, y_tr, x_te, y_te, shape, classes = loader(opts, cache_dir)
     seed = int(opts.get("seed") or 0)
     if opts["classes"] is not None:

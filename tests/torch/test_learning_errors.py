@@ -120,8 +120,10 @@ def test_a_number_of_thousands_of_digits_in_a_layer_is_a_diagnostic(tmp_path, ca
 
 
 def test_a_data_option_a_loader_cannot_use_is_a_diagnostic(tmp_path, capsys) -> None:
-    """Found by `make fuzz`: `dataset("digits", seed = ".")` was an internal error (exit 3)."""
-    text = FIVE_MISTAKES.replace('seed = 0)\n', 'seed = ".")\n', 1)
-    code, err = _check(tmp_path, text, capsys)
-    assert code == 2
-    assert "error[E403]" in err and "cannot be read with these options" in err
+    """Found by `make fuzz`: `dataset("digits", seed = ".")`, and later `seed = 1e400` (infinity),
+    were internal errors (exit 3)."""
+    for seed in ('"."', "1e400", "-1", "2.5"):
+        text = FIVE_MISTAKES.replace('seed = 0)\n', f'seed = {seed})\n', 1)
+        code, err = _check(tmp_path, text, capsys)
+        assert code == 2, seed
+        assert "error[E403]" in err and "seed must be a whole number" in err, seed
