@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from backends.run.store import Store
 from catdsl.cli import EXIT_INPUT
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,6 +53,8 @@ def test_a_run_that_imported_torch_ends_without_teardown_but_with_its_output_and
     assert report["counts"]["ran"] == len(report["jobs"]) > 0
     assert Path(str(marks) + ".handler").read_text() == "ran"
     assert not Path(str(marks) + ".teardown").exists()  # the interpreter's teardown was skipped
+    with Store.open(tmp_path / ".catdsl") as store:  # what it stored is there, its tensors intact
+        assert all(store.has(job["key"]) for job in report["jobs"]) and not store.warnings
 
 
 def test_a_command_without_torch_ends_as_python_does(tmp_path):
