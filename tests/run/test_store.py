@@ -17,7 +17,9 @@ from catdsl.laws.verdict import Verdict
 
 ROOT = Path(__file__).resolve().parents[2]
 
-# Writes jobs 0, 1, 2, … (100 KB of tensors each) and prints "i key" once `put` returned.
+# Writes jobs 0, 1, 2, … (100 KB of tensors each) and prints "i key" once `put` returned, in one
+# write (an unbuffered `print(i, key)` writes its parts one by one: a kill between them left
+# half a line).
 WRITER = """
 import sys, torch
 from backends.run.store import Store, job_key
@@ -28,7 +30,8 @@ for i in range(start, start + count):
     store.record_metric(key, 0, "loss", 1.0 / (i + 1))
     store.put(key, "train", {"i": i}, {"w": torch.full((25600,), float(i))},
               {"loss": 1.0 / (i + 1)}, None)
-    print(i, key, flush=True)
+    sys.stdout.write(f"{i} {key}\\n")
+    sys.stdout.flush()
 """
 
 
