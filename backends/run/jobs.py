@@ -97,6 +97,19 @@ class JobResult:
         return cls(job.key, job.kind, {"label": job.label, **job.spec}, tensors or None, metrics, digest, seconds)
 
 
+def each_job(jobs: Sequence["Job"], one: Callable[["Job"], JobResult]) -> list[JobResult]:
+    """A `compute` body that makes its jobs one at a time: `one(job)` of each, in order; a
+    failure carries the results made before it (`partial`), which the executor stores."""
+    made: list[JobResult] = []
+    for job in jobs:
+        try:
+            made.append(one(job))
+        except Exception as e:
+            e.partial = made
+            raise
+    return made
+
+
 def store_results(store: "Store", results: Sequence[JobResult]) -> None:
     """Write `results` to `store` (the driver's half of the seam): their tensor files made
     durable, then their rows in one transaction (`Store.put_many`)."""

@@ -30,11 +30,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import time
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from backends.run.jobs import JobContext, JobKind, JobResult
+from backends.run.jobs import JobContext, JobKind, JobResult, each_job
 from backends.run.plan import CODE_VERSION, Job
 from backends.torch.results import Results
 from backends.torch.transfer import TransferUniversal, _problem
@@ -277,18 +276,10 @@ def _image(pairs, side: int) -> int:
 def _compute(jobs: Sequence[Job], ctx: JobContext) -> list[JobResult]:
     """Each job's result, returned for the executor to store (reads the store only, so it runs
     on any executor's workers); a failure carries the results made before it (`partial`)."""
-    from backends.torch.transfer import _digest
+    from backends.torch.transfer import timed_result
 
-    results, made = Results(ctx), []
-    for job in jobs:
-        start = time.perf_counter()
-        try:
-            metrics, tensors = _run_fibre(job, results, ctx.device)
-        except Exception as e:
-            e.partial = made
-            raise
-        made.append(JobResult.of(job, tensors, metrics, _digest(tensors), seconds=time.perf_counter() - start))
-    return made
+    results = Results(ctx)
+    return each_job(jobs, lambda job: timed_result(job, lambda: _run_fibre(job, results, ctx.device)))
 
 
 def _work(jobs: Sequence[Job], ctx: JobContext) -> float:

@@ -39,7 +39,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from backends.run.jobs import JobContext, JobKind, JobResult
+from backends.run.jobs import JobContext, JobKind, JobResult, each_job
 from backends.run.plan import CODE_VERSION, Job
 from backends.torch.lstsq import ones, solve
 from backends.torch.results import Results, TrainingDiverged
@@ -664,18 +664,11 @@ def _run_multitask(job: Job, results: Results, device="cpu") -> tuple[dict, dict
 def _compute(jobs: Sequence[Job], ctx: JobContext) -> list[JobResult]:
     """Each job's result, returned for the executor to store (reads the store only, so it runs
     on any executor's workers); a failure carries the results made before it (`partial`)."""
-    from backends.torch.transfer import _digest
+    from backends.torch.transfer import timed_result
 
-    results, made = Results(ctx), []
-    for job in jobs:
-        start = time.perf_counter()
-        try:
-            metrics, tensors = (_run_merge if job.spec["method"] == "fedavg" else _run_multitask)(job, results, ctx.device)
-        except Exception as e:
-            e.partial = made
-            raise
-        made.append(JobResult.of(job, tensors, metrics, _digest(tensors), seconds=time.perf_counter() - start))
-    return made
+    results = Results(ctx)
+    run = lambda job: (_run_merge if job.spec["method"] == "fedavg" else _run_multitask)(job, results, ctx.device)  # noqa: E731
+    return each_job(jobs, lambda job: timed_result(job, lambda: run(job)))
 
 
 def _work(jobs: Sequence[Job], ctx: JobContext) -> float:

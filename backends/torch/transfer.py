@@ -19,9 +19,9 @@ import json
 import math
 import time
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
-from backends.run.jobs import JobContext, JobKind, JobResult
+from backends.run.jobs import JobContext, JobKind, JobResult, each_job
 from backends.run.plan import CODE_VERSION, Job
 from backends.torch.results import Results
 from catdsl.diagnostics import Diagnostic
@@ -343,22 +343,22 @@ def learner(results: Results, spec: dict, trained: dict | None = None):
 def _compute(jobs: Sequence[Job], ctx: JobContext) -> list[JobResult]:
     """Each job's result, returned for the executor to store (reads the store only, so it runs
     on any executor's workers); a failure carries the results made before it (`partial`)."""
-    results, made = Results(ctx), []
-    try:
-        for job in jobs:
-            made.append(_transfer(job, results, ctx.device))
-    except Exception as e:
-        e.partial = made
-        raise
-    return made
+    results = Results(ctx)
+    return each_job(jobs, lambda job: timed_result(job, lambda: _transfer(job, results, ctx.device)))
 
 
-def _transfer(job: Job, results: Results, device) -> JobResult:
-    """Train one transfer method's learner on the target data and measure it."""
+def timed_result(job: Job, make: Callable[[], tuple[dict, dict]]) -> JobResult:
+    """The JobResult of `make()`'s (metrics, tensors), with their digest and the seconds it took."""
+    start = time.perf_counter()
+    metrics, tensors = make()
+    return JobResult.of(job, tensors, metrics, _digest(tensors), seconds=time.perf_counter() - start)
+
+
+def _transfer(job: Job, results: Results, device) -> tuple[dict, dict]:
+    """Train one transfer method's learner on the target data and measure it: (metrics, tensors)."""
     from backends.torch.adapters import accuracy, counts, fit
     from backends.torch.segment import OptimizerSpec
 
-    start = time.perf_counter()
     model, data = learner(results, job.spec)
     # the learner and the data on the job's device, once: nothing moves between them while training
     model, data = model.to(device), data.to(device)
@@ -379,7 +379,7 @@ def _transfer(job: Job, results: Results, device) -> JobResult:
                     "final_train_loss": losses[-1] if losses else None, "steps": len(losses)})
     metrics = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in metrics.items()}
     tensors = {n: p.detach().cpu().contiguous().clone() for n, p in model.named_parameters() if p.requires_grad}
-    return JobResult.of(job, tensors, metrics, _digest(tensors), seconds=time.perf_counter() - start)
+    return metrics, tensors
 
 
 def _work(jobs: Sequence[Job], ctx: JobContext) -> float:
